@@ -1,0 +1,54 @@
+"""Lambda functions of the ETL pipeline: wiring only, the logic is in chalicelib/.
+
+Step Functions invokes ingest, validate, transform and output with the run's
+state (references and counts, never records); an EventBridge rule on failed
+executions invokes on_execution_failed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from chalice import Chalice
+
+from chalicelib.failures import record_failure
+from chalicelib.ingest import ingest as ingest_stage
+from chalicelib.output import output as output_stage
+from chalicelib.services import default_services
+from chalicelib.transform import transform as transform_stage
+from chalicelib.validate import validate as validate_stage
+
+app = Chalice(app_name="serverless-etl")
+logger = Logger(service="serverless-etl")
+
+
+@app.lambda_function(name="ingest")
+@logger.inject_lambda_context
+def ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return ingest_stage(
+        event["input"], execution_id=event["execution_id"], started_at=event["started_at"], services=default_services()
+    )
+
+
+@app.lambda_function(name="validate")
+@logger.inject_lambda_context
+def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return validate_stage(event, default_services())
+
+
+@app.lambda_function(name="transform")
+@logger.inject_lambda_context
+def transform(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return transform_stage(event, default_services())
+
+
+@app.lambda_function(name="output")
+@logger.inject_lambda_context
+def output(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return output_stage(event, default_services())
+
+
+@app.lambda_function(name="on_execution_failed")
+@logger.inject_lambda_context
+def on_execution_failed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return record_failure(event, default_services())

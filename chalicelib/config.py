@@ -1,0 +1,51 @@
+"""Runtime configuration: the one place environment variables are read."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from chalicelib.errors import ConfigurationError
+
+# Schemas live at the project root; Chalice ships them to the Lambda task root
+# through the ``vendor/schemas`` symlink, which lands at the same relative place.
+DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Names of the resources the functions use.
+
+    Attributes
+    ----------
+    raw_bucket
+        Bucket that receives source files under ``raw/<dataset>/``.
+    processed_bucket
+        Bucket for Parquet output, quarantine, manifests and staging.
+    runs_table
+        DynamoDB table holding one item per run.
+    alerts_topic_arn
+        SNS topic for failure alerts (empty: alerts are only logged).
+    schemas_dir
+        Folder with ``<dataset>.schema.json`` and ``<dataset>.transform.json``.
+    """
+
+    raw_bucket: str
+    processed_bucket: str
+    runs_table: str
+    alerts_topic_arn: str = ""
+    schemas_dir: Path = DEFAULT_SCHEMAS_DIR
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        missing = [n for n in ("RAW_BUCKET", "PROCESSED_BUCKET", "RUNS_TABLE") if not env.get(n)]
+        if missing:
+            raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            raw_bucket=env["RAW_BUCKET"],
+            processed_bucket=env["PROCESSED_BUCKET"],
+            runs_table=env["RUNS_TABLE"],
+            alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
+        )

@@ -1,0 +1,104 @@
+"""Reacting to "Step Functions Execution Status Change" events.
+
+No Catch in the state machine routes failures here: an execution fails at the
+state that failed, so a console redrive resumes there.  An EventBridge rule on
+FAILED / TIMED_OUT / ABORTED invokes this handler instead.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.errors import DataError
+from chalicelib.history import failed_state, timeline
+from chalicelib.identity import requested_source, run_id_for
+from chalicelib.services import Services
+from chalicelib.storage.runs import utc_now
+
+INGEST_STATE = "Ingest"
+REJECTED_ERROR = "DataRejected"  # the Fail state of a rejected run; already recorded and announced
+MAX_CAUSE_CHARS = 4000
+
+
+def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
+    """Record the failure on the run (status FAILED, failed state, error, cause) and alert.
+
+    Returns
+    -------
+    dict
+        What was done: the run id, the failed state, and whether the run record
+        was updated (a run that another execution owns is left alone).
+    """
+    detail = event["detail"]
+    execution_arn = detail["executionArn"]
+    events = _history(services, execution_arn)
+    visits = timeline(events)
+    failed = failed_state(visits)
+    error = detail.get("error") or (failed.error if failed else None) or detail["status"]
+    cause = detail.get("cause") or (failed.cause if failed else None) or ""
+    if error == REJECTED_ERROR:
+        return {"action": "ignored", "reason": "rejected runs are recorded and announced by the state machine"}
+    run_id = _run_id(events, detail, services)
+    state_name = failed.name if failed else None
+    updated = False
+    if run_id is not None:
+        updated = services.runs.update(
+            run_id,
+            {
+                "status": "FAILED",
+                "failed_state": state_name,
+                "error": error,
+                "cause": cause[:MAX_CAUSE_CHARS],
+                "finished_at": utc_now(),
+                "execution_arn": execution_arn,
+            },
+            owner=execution_arn,
+        )
+    services.notifier.publish(
+        f"ETL run FAILED at {state_name or 'start'}: {run_id or execution_arn.rsplit(':', 1)[-1]}",
+        {
+            "status": "FAILED",
+            "execution_status": detail["status"],
+            "run_id": run_id,
+            "execution_arn": execution_arn,
+            "failed_state": state_name,
+            "error": error,
+            "message": _error_message(cause),
+            "redrive": "fix the cause, then redrive the execution from the Step Functions console "
+            "(or the API); it resumes at the failed state",
+        },
+    )
+    return {"action": "recorded" if updated else "alerted", "run_id": run_id, "failed_state": state_name, "error": error}
+
+
+def _history(services: Services, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    paginator = services.stepfunctions.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=True):
+        events.extend(page["events"])
+    return events
+
+
+def _run_id(events: list[dict[str, Any]], detail: dict[str, Any], services: Services) -> str | None:
+    """The run id from the Ingest state's output, else recomputed from the input."""
+    for event in events:
+        exited = event.get("stateExitedEventDetails")
+        if exited and exited.get("name") == INGEST_STATE and exited.get("output"):
+            return json.loads(exited["output"])["run"]["run_id"]
+    try:
+        requested = requested_source(json.loads(detail.get("input") or "{}"))
+        source = services.objects.head(requested.bucket, requested.key, requested.version)
+    except DataError:
+        return None  # no object, no run: the alert still goes out
+    return run_id_for(source["bucket"], source["key"], source["version"] or source["etag"] or "")
+
+
+def _error_message(cause: str) -> str:
+    """Lambda failures carry a JSON cause; show its message."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:MAX_CAUSE_CHARS]
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])[:MAX_CAUSE_CHARS]
+    return cause[:MAX_CAUSE_CHARS]

@@ -1,0 +1,113 @@
+"""A run's timeline, read from its Step Functions execution history.
+
+Used by the failure handler (which state failed) and by the local CLI (which
+states ran, with how many attempts and which retry waits).  Works on the
+events ``GetExecutionHistory`` returns, on AWS and on moto alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class Attempt:
+    """One invocation of a task; ``wait_before_seconds`` is the retry wait that preceded it."""
+
+    started: datetime
+    ended: datetime | None = None
+    error: str | None = None
+    cause: str | None = None
+    wait_before_seconds: float | None = None
+
+
+@dataclass
+class StateVisit:
+    """One entry into a state.
+
+    Attributes
+    ----------
+    name, type
+        The state's name and type (``Task``, ``Choice``, ``Parallel``, ...).
+    attempts
+        One per task invocation (retries included); empty for non-task states.
+    error, cause
+        The error the state ended with, if it failed.
+    """
+
+    name: str
+    type: str
+    entered: datetime
+    exited: datetime | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def duration_seconds(self) -> float | None:
+        return None if self.exited is None else (self.exited - self.entered).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "entered": self.entered.isoformat(),
+            "exited": self.exited.isoformat() if self.exited else None,
+            "duration_seconds": self.duration_seconds,
+            "attempts": len(self.attempts),
+            "retry_waits_seconds": [a.wait_before_seconds for a in self.attempts[1:]],
+            "error": self.error,
+            "cause": self.cause,
+        }
+
+
+_FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
+
+
+def _details(event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
+    """State visits in the order they were entered."""
+    visits: list[StateVisit] = []
+    owner: dict[int, StateVisit | None] = {}
+    for event in sorted(events, key=lambda e: e["id"]):
+        kind: str = event["type"]
+        visit = owner.get(event.get("previousEventId", 0))
+        if kind.endswith("StateEntered"):
+            visit = StateVisit(name=_details(event)["name"], type=kind[: -len("StateEntered")], entered=event["timestamp"])
+            visits.append(visit)
+        owner[event["id"]] = visit
+        if visit is None:
+            continue
+        details = _details(event)
+        if kind.endswith("StateExited"):
+            visit.exited = event["timestamp"]
+        elif kind.endswith("Scheduled"):
+            previous = visit.attempts[-1] if visit.attempts else None
+            wait = None
+            if previous is not None and previous.ended is not None:
+                wait = round((event["timestamp"] - previous.ended).total_seconds(), 3)
+            visit.attempts.append(Attempt(started=event["timestamp"], wait_before_seconds=wait))
+        elif kind.endswith(_FAILURE_SUFFIXES):
+            visit.error, visit.cause = details.get("error", kind), details.get("cause")
+            if visit.attempts and visit.attempts[-1].ended is None:
+                attempt = visit.attempts[-1]
+                attempt.ended, attempt.error, attempt.cause = event["timestamp"], visit.error, visit.cause
+        elif kind.endswith("Succeeded") and visit.attempts:
+            visit.attempts[-1].ended = event["timestamp"]
+    for visit in visits:
+        if visit.exited is not None:
+            visit.error = visit.cause = None  # a retried-then-successful state did not fail
+    return visits
+
+
+def failed_state(visits: list[StateVisit]) -> StateVisit | None:
+    """The innermost state the execution failed in: the last one entered that failed and never exited."""
+    failed = [v for v in visits if v.exited is None and v.error is not None]
+    return failed[-1] if failed else None

@@ -1,0 +1,79 @@
+"""Naming of runs and sources: deterministic, so duplicates are detectable."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from chalicelib.errors import DataError
+
+RAW_PREFIX = "raw/"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+class InvalidRunInputError(DataError):
+    """The execution input names no S3 object."""
+
+
+@dataclass(frozen=True)
+class RequestedSource:
+    """What an execution input asks for: an object and optionally a dataset."""
+
+    bucket: str
+    key: str
+    version: str | None = None
+    dataset: str | None = None
+
+
+def requested_source(payload: dict[str, Any]) -> RequestedSource:
+    """Read the object reference from an execution input.
+
+    Accepts the pipeline's own shape ``{"bucket", "key", "version"?, "dataset"?}``
+    and the EventBridge "Object Created" event S3 sends, so the EventBridge rule
+    needs no input transformer.
+    """
+    if payload.get("detail-type") == "Object Created" and isinstance(payload.get("detail"), dict):
+        detail = payload["detail"]
+        return RequestedSource(
+            bucket=detail["bucket"]["name"],
+            key=detail["object"]["key"],
+            version=detail["object"].get("version-id"),
+        )
+    bucket, key = payload.get("bucket"), payload.get("key")
+    if not isinstance(bucket, str) or not isinstance(key, str) or not bucket or not key:
+        raise InvalidRunInputError(
+            f"execution input must name an S3 object as {{'bucket': ..., 'key': ...}} "
+            f"or be an EventBridge 'Object Created' event; got keys {sorted(payload)}"
+        )
+    version = payload.get("version")
+    dataset = payload.get("dataset")
+    return RequestedSource(bucket, key, version or None, dataset or None)
+
+
+def dataset_from_key(key: str) -> str | None:
+    """``raw/<dataset>/...`` names the dataset; any other key names none."""
+    parts = key.split("/")
+    if key.startswith(RAW_PREFIX) and len(parts) >= 3 and parts[1]:
+        return parts[1]
+    return None
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def run_id_for(bucket: str, key: str, version_or_etag: str) -> str:
+    """Run id of one object version: readable prefix plus a stable hash.
+
+    The same object version always gets the same id, which doubles as the
+    Step Functions execution name (at most 80 characters of ``[A-Za-z0-9_-]``).
+    """
+    stem = _UNSAFE.sub("-", PurePosixPath(key).name.split(".")[0]).strip("-")[:40] or "run"
+    return f"{stem}-{_digest(bucket, key, version_or_etag)[:16]}"
+
+
+def source_id_for(bucket: str, key: str) -> str:
+    """Stable id of a source key across versions, used to name its outputs."""
+    return _digest(bucket, key)[:16]

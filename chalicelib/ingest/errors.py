@@ -1,0 +1,12 @@
+"""Errors of the ingest stage: each rejects the whole file with its reason."""
+from __future__ import annotations
+
+from chalicelib.errors import DataError
+
+
+class EmptySourceError(DataError):
+    """The file holds no records."""
+
+
+class UnreadableSourceError(DataError):
+    """The file cannot be read as a whole: corrupt gzip, malformed JSON array, bad CSV header."""

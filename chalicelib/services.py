@@ -1,0 +1,60 @@
+"""The I/O objects a stage needs, built once per Lambda container."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import boto3
+
+from chalicelib.config import Settings
+from chalicelib.datasets import DatasetRegistry
+from chalicelib.storage.notifications import Notifier
+from chalicelib.storage.objects import ObjectStore
+from chalicelib.storage.runs import RunStore
+from chalicelib.storage.staging import StagingStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a stage touches besides its input.
+
+    Attributes
+    ----------
+    settings
+        Resource names.
+    objects, staging, runs, notifier
+        S3, staged batches, the run table and the alerts topic.
+    datasets
+        Schemas and transform specs.
+    stepfunctions
+        A boto3 Step Functions client (read-only use: execution history).
+    """
+
+    settings: Settings
+    objects: ObjectStore
+    staging: StagingStore
+    runs: RunStore
+    notifier: Notifier
+    datasets: DatasetRegistry
+    stepfunctions: Any
+
+    @classmethod
+    def create(cls, settings: Settings, session: boto3.session.Session | None = None) -> Services:
+        session = session or boto3.session.Session()
+        objects = ObjectStore(session.client("s3"))
+        return cls(
+            settings=settings,
+            objects=objects,
+            staging=StagingStore(objects, settings.processed_bucket),
+            runs=RunStore(session.client("dynamodb"), settings.runs_table),
+            notifier=Notifier(session.client("sns"), settings.alerts_topic_arn),
+            datasets=DatasetRegistry(settings.schemas_dir),
+            stepfunctions=session.client("stepfunctions"),
+        )
+
+
+@lru_cache(maxsize=1)
+def default_services() -> Services:
+    """Services for this process, from the environment (cached: clients are slow to build)."""
+    return Services.create(Settings.from_environment())

@@ -1,0 +1,103 @@
+"""S3 access for the stages."""
+from __future__ import annotations
+
+import json
+from typing import Any, BinaryIO
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import DataError, transient_aws_errors
+from chalicelib.payloads import SourceRef
+
+
+class SourceNotFoundError(DataError):
+    """The object (or object version) a run names does not exist."""
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def _is_missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
+
+
+class ObjectStore:
+    """Reads and writes S3 objects.
+
+    Parameters
+    ----------
+    client
+        A boto3 S3 client.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._s3 = client
+
+    def head(self, bucket: str, key: str, version: str | None = None) -> SourceRef:
+        """Pin ``key`` to one version and return its reference.
+
+        Raises
+        ------
+        SourceNotFoundError
+            When the object or the requested version does not exist.
+        """
+        args = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+        try:
+            with transient_aws_errors(f"head s3://{bucket}/{key}"):
+                meta = self._s3.head_object(**args)
+        except ClientError as error:
+            if _is_missing(error):
+                what = f"version {version} of " if version else ""
+                raise SourceNotFoundError(f"{what}s3://{bucket}/{key} does not exist") from error
+            raise
+        return SourceRef(
+            bucket=bucket,
+            key=key,
+            version=meta.get("VersionId") if meta.get("VersionId") not in (None, "null") else None,
+            etag=meta.get("ETag", "").strip('"') or None,
+            size=int(meta.get("ContentLength", 0)),
+        )
+
+    def open(self, source: SourceRef) -> BinaryIO:
+        """Stream the pinned object version (the caller closes the stream)."""
+        args = {"Bucket": source["bucket"], "Key": source["key"]}
+        if source["version"]:
+            args["VersionId"] = source["version"]
+        try:
+            with transient_aws_errors(f"get s3://{source['bucket']}/{source['key']}"):
+                return self._s3.get_object(**args)["Body"]
+        except ClientError as error:
+            if _is_missing(error):
+                raise SourceNotFoundError(f"s3://{source['bucket']}/{source['key']} does not exist") from error
+            raise
+
+    def download(self, bucket: str, key: str, path: str) -> None:
+        with transient_aws_errors(f"download s3://{bucket}/{key}"):
+            self._s3.download_file(bucket, key, path)
+
+    def upload(self, path: str, bucket: str, key: str, content_type: str) -> None:
+        with transient_aws_errors(f"upload s3://{bucket}/{key}"):
+            self._s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def put_json(self, bucket: str, key: str, document: Any) -> None:
+        body = json.dumps(document, indent=1, sort_keys=True).encode()
+        with transient_aws_errors(f"put s3://{bucket}/{key}"):
+            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+    def get_json(self, bucket: str, key: str) -> Any | None:
+        """Return the parsed object, or ``None`` when it does not exist."""
+        try:
+            with transient_aws_errors(f"get s3://{bucket}/{key}"):
+                body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+        return json.loads(body)
+
+    def delete(self, bucket: str, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            chunk = [{"Key": k} for k in keys[start : start + 1000]]
+            with transient_aws_errors(f"delete {len(chunk)} objects from s3://{bucket}"):
+                self._s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})

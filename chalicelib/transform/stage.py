@@ -1,0 +1,75 @@
+"""The transform stage."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+
+from chalicelib.datasets import Dataset
+from chalicelib.payloads import RunRef, TransformedState, TransformResult, ValidatedState
+from chalicelib.services import Services
+from chalicelib.staging_keys import transformed_key, valid_key
+from chalicelib.storage.staging import iter_batches
+from chalicelib.transform.columns import TIMESTAMP, is_json_text, output_schema, source_fields
+from chalicelib.transform.derive import derive
+from chalicelib.transform.timestamps import parse_rfc3339
+
+
+def transform(state: ValidatedState, services: Services, *, now: datetime | None = None) -> TransformedState:
+    """Type the valid records, add derived fields and enrichment, and stage the result."""
+    run = state["run"]
+    dataset = services.datasets.get(run["dataset"])  # type: ignore[arg-type]
+    schema = output_schema(dataset)
+    processed_at = now or datetime.now(timezone.utc)
+    records = 0
+    with services.staging.reader(valid_key(run)) as reader, \
+            services.staging.writer(transformed_key(run), schema) as writer:
+        for batch in iter_batches(reader):
+            table = transform_batch(dataset, schema, batch.column("record").to_pylist(), run, processed_at)
+            writer.write_table(table)
+            records += table.num_rows
+    return TransformedState(
+        run=run, outcome=state["outcome"], transform=TransformResult(records=records, staged_key=transformed_key(run))
+    )
+
+
+def record_id(canonical_json: str) -> str:
+    """Hex SHA-256 of a record's RFC 8785 serialization."""
+    return hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
+
+
+def transform_batch(dataset: Dataset, schema: pa.Schema, canonical: list[str], run: RunRef, processed_at: datetime) -> pa.Table:
+    """Turn canonical JSON records into a table with the dataset's output ``schema``."""
+    values = [json.loads(text) for text in canonical]
+    table = pa.table(
+        {field.name: _column(field, dataset.field_types[field.name], values) for field in source_fields(dataset)},
+    )
+    for spec in dataset.derived:
+        table = table.append_column(schema.field(spec["name"]), derive(spec, table))
+    count = len(values)
+    source = run["source"]
+    enrichment = {
+        "record_id": pa.array([record_id(text) for text in canonical], pa.string()),
+        "processed_at": pa.array([processed_at] * count, TIMESTAMP),
+        "source_bucket": pa.array([source["bucket"]] * count, pa.string()),
+        "source_key": pa.array([source["key"]] * count, pa.string()),
+        "source_version": pa.array([source["version"]] * count, pa.string()),
+        "run_id": pa.array([run["run_id"]] * count, pa.string()),
+    }
+    for name, column in enrichment.items():
+        table = table.append_column(schema.field(name), column)
+    return table.cast(schema)
+
+
+def _column(field: pa.Field, json_types: list[str], records: list[dict[str, Any]]) -> pa.Array:
+    raw = [record.get(field.name) for record in records]
+    if field.type == TIMESTAMP:
+        return pa.array([None if v is None else parse_rfc3339(v) for v in raw], TIMESTAMP)
+    if field.type == pa.date32():
+        return pa.array([None if v is None else date.fromisoformat(v) for v in raw], pa.date32())
+    if is_json_text(field.type, json_types):
+        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in raw], pa.string())
+    return pa.array(raw, field.type)

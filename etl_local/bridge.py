@@ -1,0 +1,127 @@
+"""Lambda invocations in moto, answered by the Chalice functions in this process.
+
+moto's Lambda model runs code in Docker.  Both of its invocation paths (the
+Invoke API, used by ``lambda:invoke`` tasks, and direct calls from S3 and
+EventBridge) end in ``LambdaFunction._invoke_lambda``, which this bridge
+replaces.  An error becomes the payload AWS Lambda returns for an unhandled
+exception, so Step Functions matches ``ErrorEquals`` on the class name.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+from moto.awslambda.models import LambdaFunction
+
+from chalicelib import errors as project_errors
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object the functions read."""
+
+    function_name: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 300_000
+
+
+@dataclass
+class Fault:
+    """Make ``step`` raise ``error`` on its first ``times`` invocations (``--fail``)."""
+
+    step: str
+    error: str = "TransientError"
+    times: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """Parse ``STEP[:ERROR[:TIMES]]``."""
+        parts = text.split(":")
+        if not 1 <= len(parts) <= 3 or not parts[0]:
+            raise ValueError(f"expected STEP[:ERROR[:TIMES]], got {text!r}")
+        step = parts[0].lower()
+        error = parts[1] if len(parts) > 1 and parts[1] else "TransientError"
+        if not error.isidentifier():
+            raise ValueError(f"error name {error!r} is not a Python identifier")
+        times = int(parts[2]) if len(parts) > 2 else 1
+        if times < 1:
+            raise ValueError(f"TIMES must be at least 1, got {times}")
+        return cls(step, error, times)
+
+    def exception(self) -> Exception:
+        message = f"injected fault: {self.error} in {self.step}"
+        known = getattr(project_errors, self.error, None) or getattr(builtins, self.error, None)
+        if isinstance(known, type) and issubclass(known, Exception):
+            return known(message)
+        return type(self.error, (Exception,), {})(message)
+
+
+class LambdaBridge:
+    """Dispatches moto Lambda invocations to in-process handlers.
+
+    Parameters
+    ----------
+    handlers
+        Function name (as created in moto) to ``handler(event, context)``.
+    faults
+        Faults to inject, keyed by step (the handler name without the app prefix).
+    """
+
+    def __init__(self, handlers: dict[str, tuple[str, Handler]], faults: list[Fault] | None = None) -> None:
+        self._handlers = handlers
+        self._faults = {fault.step: fault for fault in faults or []}
+        self._calls: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.invocations: list[tuple[str, str]] = []
+
+    def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+        """Run the handler for ``function``; return (payload, errored, logs) as moto expects."""
+        step, handler = self._handlers[function.function_name]
+        with self._lock:
+            self._calls[step] = self._calls.get(step, 0) + 1
+            attempt = self._calls[step]
+        payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
+        context = LambdaContext(function.function_name, function.function_arn, int(function.memory_size or 128))
+        try:
+            fault = self._faults.get(step)
+            if fault is not None and attempt <= fault.times:
+                raise fault.exception()
+            result = handler(payload, context)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a Lambda error payload
+            self.invocations.append((step, type(error).__name__))
+            body = {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error)[-3:],
+            }
+            return json.dumps(body), True, ""
+        self.invocations.append((step, "ok"))
+        return json.dumps(result, default=str), False, ""
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[LambdaBridge]:
+        bridge = self
+
+        def _invoke_lambda(function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+            return bridge.invoke(function, event)
+
+        with mock.patch.object(LambdaFunction, "_invoke_lambda", _invoke_lambda):
+            yield self

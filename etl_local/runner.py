@@ -1,0 +1,138 @@
+"""Running files through the local pipeline and reporting what happened."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chalicelib.datasets import DatasetRegistry
+from chalicelib.history import timeline
+from chalicelib.identity import run_id_for
+from chalicelib.storage.runs import RunStore
+from etl_local.world import LocalAws
+
+RUN_STATUSES = ("SUCCEEDED", "REJECTED", "FAILED")
+
+
+class UsageError(ValueError):
+    """The command line cannot be carried out as given."""
+
+
+@dataclass
+class RunReport:
+    """What ``etl run`` prints: the run record, its journey through the states, and local copies."""
+
+    run_id: str
+    status: str
+    dataset: str | None
+    source: dict[str, Any]
+    execution_arn: str
+    records_in: int
+    records_valid: int
+    records_invalid: int
+    records_written: int
+    outputs: list[str]
+    quarantine: str | None
+    dlq_messages: int
+    reason: str | None
+    failed_state: str | None
+    error: str | None
+    cause: str | None
+    states: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def infer_dataset(path: Path, known: list[str]) -> str | None:
+    """The dataset a file belongs to, from its name (``transactions_2024.csv``) or its folder."""
+    stem = path.name.lower()
+    matches = [name for name in known if re.match(rf"{re.escape(name)}(?:$|[._-])", stem)]
+    if matches:
+        return max(matches, key=len)
+    return path.parent.name if path.parent.name in known else None
+
+
+def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, registry: DatasetRegistry) -> RunReport:
+    """Upload ``path`` to ``raw/<dataset>/`` and run the state machine on it."""
+    dataset = dataset or infer_dataset(path, registry.names())
+    if dataset is None:
+        raise UsageError(f"{path}: cannot tell the dataset from the file name; pass --dataset "
+                         f"(known: {', '.join(registry.names())})")
+    bucket, key = world.names.raw_bucket, f"raw/{dataset}/{path.name}"
+    put = world.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    version = put.get("VersionId") or put["ETag"].strip('"')
+    run_id = run_id_for(bucket, key, version)
+    execution_arn = world.start_execution(run_id, {"bucket": bucket, "key": key, "version": put.get("VersionId")})
+    world.wait(execution_arn)
+    return _report(world, run_id, execution_arn, out_dir)
+
+
+def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> RunReport:
+    sfn = world.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    record = RunStore(world.client("dynamodb"), world.names.runs_table).get(run_id) or {}
+    status = record.get("status", "FAILED")
+    if status not in RUN_STATUSES:  # the execution ended without recording an outcome
+        status = "FAILED"
+    outputs = _download_outputs(world, record.get("output_manifest"), out_dir)
+    quarantine = _download(world, record.get("quarantine"), out_dir)
+    return RunReport(
+        run_id=run_id,
+        status=status,
+        dataset=record.get("dataset"),
+        source={"bucket": record.get("source_bucket"), "key": record.get("source_key"), "version": record.get("source_version")},
+        execution_arn=execution_arn,
+        records_in=record.get("records_in", 0),
+        records_valid=record.get("records_valid", 0),
+        records_invalid=record.get("records_invalid", 0),
+        records_written=record.get("records_written", 0),
+        outputs=outputs,
+        quarantine=quarantine,
+        dlq_messages=len(record.get("dlq_message_ids", [])),
+        reason=record.get("reason"),
+        failed_state=record.get("failed_state"),
+        error=record.get("error"),
+        cause=record.get("cause"),
+        states=[visit.to_dict() for visit in timeline(events)],
+        alerts=_alerts(world),
+    )
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _download(world: LocalAws, uri: str | None, out_dir: Path) -> str | None:
+    if not uri:
+        return None
+    bucket, key = _split_uri(uri)
+    target = out_dir / key
+    target.parent.mkdir(parents=True, exist_ok=True)
+    world.client("s3").download_file(bucket, key, str(target))
+    return str(target)
+
+
+def _download_outputs(world: LocalAws, manifest_uri: str | None, out_dir: Path) -> list[str]:
+    if not manifest_uri:
+        return []
+    bucket, key = _split_uri(manifest_uri)
+    manifest = json.loads(world.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    return [path for path in (_download(world, f"s3://{bucket}/{k}", out_dir) for k in manifest["files"]) if path]
+
+
+def _alerts(world: LocalAws) -> list[str]:
+    """Subjects of the notifications published so far (drained from the local inbox queue)."""
+    sqs = world.client("sqs")
+    subjects = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=world.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return subjects
+        for message in messages:
+            subjects.append(json.loads(message["Body"]).get("Subject", ""))
+            sqs.delete_message(QueueUrl=world.inbox_url, ReceiptHandle=message["ReceiptHandle"])
