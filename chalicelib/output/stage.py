@@ -40,8 +40,8 @@ def output(state: TransformedState, services: Services) -> OutputState:
     with tempfile.TemporaryDirectory() as workdir, services.staging.reader(state["transform"]["staged_key"]) as reader:
         written = _write_partitions(reader, dataset.timestamp_field, source_id, workdir)
         keys = []
-        for path in sorted(Path(workdir).rglob("*.parquet")):
-            key = prefix + path.relative_to(workdir).as_posix()
+        for path, name in _partition_file_names(Path(workdir), source_id):
+            key = prefix + path.parent.relative_to(workdir).as_posix() + "/" + name
             services.objects.upload(str(path), bucket, key, PARQUET_CONTENT_TYPE)
             keys.append(key)
     if written != state["outcome"]["records_valid"]:
@@ -67,6 +67,22 @@ def output(state: TransformedState, services: Services) -> OutputState:
             manifest=s3_uri(bucket, manifest),
         ),
     )
+
+
+def _partition_file_names(workdir: Path, source_id: str) -> list[tuple[Path, str]]:
+    """Number files within each partition from 0, so the same data gets the same names.
+
+    pyarrow numbers files across the whole write; renumbering per partition keeps
+    a partition's names stable when a rerun adds or drops other partitions.
+    """
+    by_partition: dict[Path, list[Path]] = {}
+    for path in workdir.rglob("*.parquet"):
+        by_partition.setdefault(path.parent, []).append(path)
+    named = []
+    for directory in sorted(by_partition):
+        files = sorted(by_partition[directory], key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        named.extend((path, f"{source_id}-{rank}.parquet") for rank, path in enumerate(files))
+    return named
 
 
 def _write_partitions(reader: pa.ipc.RecordBatchFileReader, timestamp_field: str, source_id: str, workdir: str) -> int:

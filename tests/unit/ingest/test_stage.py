@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import gzip
+
+import pyarrow as pa
+
+from chalicelib.ingest import STAGED_SCHEMA, ingest
+from chalicelib.staging_keys import ingested_key
+from chalicelib.storage.staging import iter_batches
+from tests.conftest import put_raw
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:one"
+STARTED = "2024-03-15T10:00:00Z"
+
+
+def staged(services, run) -> pa.Table:
+    with services.staging.reader(ingested_key(run)) as reader:
+        return pa.Table.from_batches(list(iter_batches(reader)), schema=STAGED_SCHEMA)
+
+
+def test_ingest_claims_the_run_and_stages_canonical_records(world, services):
+    # GIVEN a gzip JSON Lines file under raw/transactions/
+    body = gzip.compress(b'{"b": 2, "a": 1.0}\n{"amount": 1e2}\n')
+    execution_input = put_raw(world, "raw/transactions/2024/day one.jsonl.gz", body)
+    # WHEN ingest runs
+    result = ingest(execution_input, execution_id=EXECUTION, started_at=STARTED, services=services)
+    # THEN the run is named after the object version and recorded as RUNNING
+    run = result["run"]
+    assert run["dataset"] == "transactions"
+    assert run["run_id"].startswith("day-one-") and len(run["run_id"]) <= 80
+    assert run["source"]["version"] == execution_input["version"]
+    assert result["outcome"]["verdict"] == "ACCEPTED" and result["outcome"]["records_in"] == 2
+    item = services.runs.get(run["run_id"])
+    assert item["status"] == "RUNNING" and item["execution_arn"] == EXECUTION
+    # AND records are staged as RFC 8785 text (sorted keys, 1.0 -> 1, 1e2 -> 100)
+    assert staged(services, run).column("record").to_pylist() == ['{"a":1,"b":2}', '{"amount":100}']
+
+
+def test_same_object_version_never_makes_two_runs(world, services):
+    execution_input = put_raw(world, "raw/transactions/t.jsonl", b'{"a": 1}\n')
+    first = ingest(execution_input, execution_id=EXECUTION, started_at=STARTED, services=services)
+    # a retry of the owning execution is not a duplicate
+    again = ingest(execution_input, execution_id=EXECUTION, started_at=STARTED, services=services)
+    # a second execution for the same version is
+    duplicate = ingest(execution_input, execution_id=EXECUTION + "-dup", started_at=STARTED, services=services)
+    assert first["outcome"]["verdict"] == again["outcome"]["verdict"] == "ACCEPTED"
+    assert duplicate["outcome"]["verdict"] == "DUPLICATE"
+    assert duplicate["run"]["run_id"] == first["run"]["run_id"]
+    assert services.runs.get(first["run"]["run_id"])["execution_arn"] == EXECUTION
+
+
+def test_a_new_version_of_the_same_key_is_a_new_run(world, services):
+    first = ingest(put_raw(world, "raw/transactions/t.jsonl", b'{"a": 1}\n'), execution_id=EXECUTION, started_at=STARTED, services=services)
+    second = ingest(put_raw(world, "raw/transactions/t.jsonl", b'{"a": 2}\n'), execution_id=EXECUTION + "2", started_at=STARTED, services=services)
+    assert first["run"]["run_id"] != second["run"]["run_id"]
+    assert second["outcome"]["verdict"] == "ACCEPTED"
+
+
+def test_eventbridge_object_created_event_is_accepted_as_input(world, services):
+    version = put_raw(world, "raw/metrics/m.jsonl", b'{"a": 1}\n')["version"]
+    event = {
+        "version": "0", "detail-type": "Object Created", "source": "aws.s3",
+        "detail": {"bucket": {"name": world.names.raw_bucket},
+                   "object": {"key": "raw/metrics/m.jsonl", "version-id": version, "size": 9}},
+    }
+    result = ingest(event, execution_id=EXECUTION, started_at=STARTED, services=services)
+    assert result["run"]["dataset"] == "metrics" and result["run"]["source"]["version"] == version
+
+
+def test_input_dataset_overrides_the_key(world, services):
+    execution_input = {**put_raw(world, "raw/inbox/m.jsonl", b'{"a": 1}\n'), "dataset": "metrics"}
+    result = ingest(execution_input, execution_id=EXECUTION, started_at=STARTED, services=services)
+    assert result["run"]["dataset"] == "metrics" and result["outcome"]["verdict"] == "ACCEPTED"
+
+
+def rejected_reason(world, services, key: str, body: bytes) -> str:
+    result = ingest(put_raw(world, key, body), execution_id=EXECUTION, started_at=STARTED, services=services)
+    assert result["outcome"]["verdict"] == "REJECTED"
+    assert result["outcome"]["records_in"] == result["outcome"]["records_valid"] + result["outcome"]["records_invalid"] == 0
+    return result["outcome"]["reason"]
+
+
+def test_unknown_dataset_is_rejected_with_the_known_ones(world, services):
+    reason = rejected_reason(world, services, "raw/orders/o.csv", b"a\n1\n")
+    assert reason.startswith("UnknownDatasetError: s3://serverless-etl-local-raw/raw/orders/o.csv: unknown dataset 'orders'")
+    assert "known: metrics, transactions, user_actions" in reason
+
+
+def test_key_outside_raw_without_dataset_is_rejected(world, services):
+    reason = rejected_reason(world, services, "drop/o.csv", b"a\n1\n")
+    assert "cannot tell the dataset" in reason
+
+
+def test_empty_file_and_header_only_csv_are_rejected(world, services):
+    assert "EmptySourceError" in rejected_reason(world, services, "raw/transactions/empty.jsonl", b"")
+    assert "the file holds no records" in rejected_reason(world, services, "raw/transactions/h.csv", b"transaction_id,amount\n")
+
+
+def test_corrupt_gzip_is_rejected_naming_the_file(world, services):
+    data = gzip.compress(b'{"a": 1}\n' * 1000)
+    reason = rejected_reason(world, services, "raw/transactions/t.jsonl.gz", data[:40])
+    assert reason.startswith("UnreadableSourceError: s3://serverless-etl-local-raw/raw/transactions/t.jsonl.gz: corrupt gzip stream")
+
+
+def test_records_outside_i_json_are_invalid_records_not_crashes(world, services):
+    result = ingest(put_raw(world, "raw/transactions/t.jsonl", b'{"n": 9007199254740993}\n{"n": 1e400}\n{"n": 1}\n'),
+                    execution_id=EXECUTION, started_at=STARTED, services=services)
+    table = staged(services, result["run"])
+    errors = table.column("error").to_pylist()
+    assert errors[0].startswith("not representable in I-JSON") and errors[1].startswith("not representable in I-JSON")
+    assert errors[2] is None and result["outcome"]["records_in"] == 3
