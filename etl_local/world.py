@@ -181,8 +181,9 @@ class LocalAws:
             )["FunctionArn"]
         return arns
 
-    def _create_state_machine(self, function_arns: dict[str, str]) -> None:
-        definition = render(ETL_DEFINITION.read_text(), {
+    def definition_substitutions(self, function_arns: dict[str, str]) -> dict[str, str]:
+        """Values for the definition's placeholders, as ``DefinitionSubstitutions`` gives them on AWS."""
+        return {
             "IngestFunctionArn": function_arns["ingest"],
             "ValidateFunctionArn": function_arns["validate"],
             "TransformFunctionArn": function_arns["transform"],
@@ -190,7 +191,10 @@ class LocalAws:
             "RunsTableName": self.names.runs_table,
             "DeadLetterQueueUrl": self.queue_url,
             "AlertsTopicArn": self.topic_arn,
-        })
+        }
+
+    def _create_state_machine(self, function_arns: dict[str, str]) -> None:
+        definition = render(ETL_DEFINITION.read_text(), self.definition_substitutions(function_arns))
         self.state_machine_arn = self.client("stepfunctions").create_state_machine(
             name=self.names.state_machine,
             definition=definition,
@@ -203,7 +207,7 @@ class LocalAws:
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout_seconds: float = 120.0) -> dict[str, Any]:
+    def wait(self, execution_arn: str, timeout_seconds: float = 120.0, *, deliver_failure_event: bool = True) -> dict[str, Any]:
         """Wait for the execution to end; deliver the failure event EventBridge would.
 
         On AWS an EventBridge rule on "Step Functions Execution Status Change"
@@ -219,7 +223,7 @@ class LocalAws:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_arn} still {execution['status']} after {timeout_seconds} s")
             time.sleep(0.005)
-        if execution["status"] in FAILURE_STATUSES:
+        if deliver_failure_event and execution["status"] in FAILURE_STATUSES:
             self.client("lambda").invoke(
                 FunctionName=self.names.function(FAILURE_HANDLER),
                 Payload=json.dumps(status_change_event(execution), default=str).encode(),

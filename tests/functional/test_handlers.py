@@ -1,0 +1,51 @@
+"""The Lambda handlers in app.py, invoked the way Lambda does, through chalice.test.Client."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from chalice.test import Client
+
+import app
+from etl_local.bridge import Fault
+from etl_local.world import LocalAws, status_change_event
+from tests.conftest import SAMPLES, put_raw
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:serverless-etl-local-etl:handler-test"
+
+
+@pytest.fixture
+def client():
+    with Client(app.app, stage_name="local") as chalice_client:
+        yield chalice_client
+
+
+def invoke(client, name: str, payload: dict) -> dict:
+    response = client.lambda_.invoke(name, payload)
+    return response.payload
+
+
+def test_the_four_handlers_carry_references_only(world, client):
+    execution_input = put_raw(world, "raw/transactions/t.jsonl", SAMPLES.joinpath("transactions.jsonl").read_bytes())
+    state = invoke(client, "ingest", {"input": execution_input, "execution_id": EXECUTION, "started_at": "2024-03-15T10:00:00Z"})
+    for name in ("validate", "transform", "output"):
+        state = invoke(client, name, state)
+        assert len(json.dumps(state)) < 4096  # references and counts, never records
+    assert set(state) == {"run", "outcome", "transform", "output"}
+    assert state["output"]["records_written"] == state["outcome"]["records_valid"] == 24
+
+
+def test_local_stage_names_the_local_resources(world):
+    config = json.loads((Path(app.__file__).parent / ".chalice" / "config.json").read_text())
+    assert config["stages"]["local"]["environment_variables"] == {
+        "RAW_BUCKET": world.names.raw_bucket, "PROCESSED_BUCKET": world.names.processed_bucket,
+        "RUNS_TABLE": world.names.runs_table, "ALERTS_TOPIC_ARN": world.topic_arn}
+
+
+def test_failure_handler_records_a_failed_execution(client):
+    with LocalAws(faults=[Fault("transform", "ValueError", 9)]) as world:
+        execution_input = put_raw(world, "raw/transactions/t.jsonl", SAMPLES.joinpath("transactions.jsonl").read_bytes())
+        execution = world.wait(world.start_execution("x", execution_input), deliver_failure_event=False)
+        result = invoke(client, "on_execution_failed", status_change_event(execution))
+    assert result["action"] == "recorded" and result["failed_state"] == "Transform" and result["error"] == "ValueError"

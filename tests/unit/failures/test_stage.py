@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from chalicelib.failures import record_failure
+from chalicelib.identity import run_id_for
+from tests.conftest import load_event, put_raw
+from tests.unit.test_history import event, retried_then_failed
+
+EXECUTION = load_event("execution_failed.json")["detail"]["executionArn"]
+
+
+class FakeStepFunctions:
+    """Serves one execution history, as the paginated GetExecutionHistory would."""
+
+    def __init__(self, events: list[dict]) -> None:
+        self.events = events
+
+    def get_paginator(self, name: str):
+        assert name == "get_execution_history"
+        events = self.events
+
+        class Paginator:
+            def paginate(self, **kwargs):
+                assert kwargs["executionArn"] == EXECUTION
+                return [{"events": events[:5]}, {"events": events[5:]}]
+
+        return Paginator()
+
+
+def with_history(services, events):
+    return dataclasses.replace(services, stepfunctions=FakeStepFunctions(events))
+
+
+def ingest_exit(run_id: str) -> dict:
+    e = event(99, "TaskStateExited", 0, 0)
+    e["stateExitedEventDetails"] = {"name": "Ingest", "output": json.dumps({"run": {"run_id": run_id}})}
+    return e
+
+
+def alerts(world) -> list[dict]:
+    messages = world.client("sqs").receive_message(QueueUrl=world.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+
+
+def test_failure_is_recorded_on_the_run_and_alerted(world, services):
+    services.runs.update("run-1", {"status": "RUNNING", "execution_arn": EXECUTION})
+    result = record_failure(load_event("execution_failed.json"), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
+    assert result == {"action": "recorded", "run_id": "run-1", "failed_state": "Transform", "error": "RuntimeError"}
+    item = services.runs.get("run-1")
+    assert (item["status"], item["failed_state"], item["error"]) == ("FAILED", "Transform", "RuntimeError")
+    assert json.loads(item["cause"]) == {"errorType": "RuntimeError", "errorMessage": "boom"}
+    [alert] = alerts(world)
+    assert alert["message"] == "boom" and alert["failed_state"] == "Transform" and "redrive" in alert["redrive"]
+
+
+def test_rejected_runs_are_left_alone(world, services):
+    event_ = load_event("execution_failed.json")
+    event_["detail"]["error"] = "DataRejected"
+    assert record_failure(event_, with_history(services, []))["action"] == "ignored"
+    assert alerts(world) == []
+
+
+def test_a_run_owned_by_another_execution_is_not_overwritten(world, services):
+    services.runs.update("run-1", {"status": "SUCCEEDED", "execution_arn": "arn:other"})
+    result = record_failure(load_event("execution_failed.json"), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
+    assert result["action"] == "alerted" and services.runs.get("run-1")["status"] == "SUCCEEDED"
+
+
+def test_when_ingest_itself_failed_the_run_id_comes_from_the_input(world, services):
+    source = put_raw(world, "raw/transactions/t.jsonl", b"{}\n")
+    event_ = load_event("execution_failed.json")
+    event_["detail"]["input"] = json.dumps(source)
+    result = record_failure(event_, with_history(services, retried_then_failed()))
+    assert result["run_id"] == run_id_for(source["bucket"], source["key"], source["version"])
+    assert services.runs.get(result["run_id"])["status"] == "FAILED"
+
+
+def test_when_the_object_is_gone_the_alert_still_goes_out(world, services):
+    result = record_failure(load_event("execution_failed.json"), with_history(services, retried_then_failed()))
+    assert result["run_id"] is None and result["action"] == "alerted"
+    assert alerts(world)[0]["run_id"] is None

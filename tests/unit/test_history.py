@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.history import failed_state, timeline
+
+T0 = datetime(2024, 3, 15, 10, 0, tzinfo=timezone.utc)
+
+
+def event(id_: int, kind: str, previous: int, seconds: float, **details) -> dict:
+    e = {"id": id_, "type": kind, "previousEventId": previous, "timestamp": T0 + timedelta(seconds=seconds)}
+    if details:
+        key = {"TaskStateEntered": "stateEnteredEventDetails", "TaskStateExited": "stateExitedEventDetails",
+               "ParallelStateEntered": "stateEnteredEventDetails", "TaskFailed": "taskFailedEventDetails",
+               "ExecutionFailed": "executionFailedEventDetails"}[kind]
+        e[key] = details
+    return e
+
+
+def retried_then_failed() -> list[dict]:
+    return [
+        event(1, "ExecutionStarted", 0, 0),
+        event(2, "TaskStateEntered", 1, 0, name="Transform"),
+        event(3, "TaskScheduled", 2, 0),
+        event(4, "TaskStarted", 3, 0),
+        event(5, "TaskFailed", 4, 1, error="TransientError", cause="c1"),
+        event(6, "TaskScheduled", 5, 3),
+        event(7, "TaskStarted", 6, 3),
+        event(8, "TaskFailed", 7, 4, error="TransientError", cause="c2"),
+        event(9, "TaskScheduled", 8, 8),
+        event(10, "TaskStarted", 9, 8),
+        event(11, "TaskFailed", 10, 9, error="RuntimeError", cause="final"),
+        event(12, "ExecutionFailed", 11, 9, error="RuntimeError", cause="final"),
+    ]
+
+
+def test_attempts_and_retry_waits_come_from_the_event_gaps():
+    [visit] = timeline(retried_then_failed())
+    assert visit.name == "Transform" and len(visit.attempts) == 3
+    assert [a.wait_before_seconds for a in visit.attempts] == [None, 2.0, 4.0]
+    assert [a.error for a in visit.attempts] == ["TransientError", "TransientError", "RuntimeError"]
+    assert failed_state([visit]) is visit and (visit.error, visit.cause) == ("RuntimeError", "final")
+    assert visit.to_dict()["retry_waits_seconds"] == [2.0, 4.0]
+
+
+def test_a_state_that_recovered_has_no_error():
+    events = retried_then_failed()[:9] + [
+        event(10, "TaskStarted", 9, 8), event(11, "TaskSucceeded", 10, 9),
+        event(12, "TaskStateExited", 11, 9, name="Transform"),
+    ]
+    [visit] = timeline(events)
+    assert visit.error is None and visit.duration_seconds == 9.0 and failed_state([visit]) is None
+
+
+def test_failed_state_inside_a_parallel_is_the_inner_task():
+    events = [
+        event(1, "ExecutionStarted", 0, 0),
+        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
+        event(3, "ParallelStateStarted", 2, 0),
+        event(4, "TaskStateEntered", 3, 0, name="Output"),
+        event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
+        event(6, "TaskScheduled", 4, 0),
+        event(7, "TaskFailed", 6, 1, error="KeyError", cause="k"),
+        event(8, "TaskStateExited", 5, 1, name="RecordTransform"),
+        event(9, "ExecutionFailed", 7, 1, error="KeyError", cause="k"),
+    ]
+    visits = timeline(events)
+    assert [v.name for v in visits] == ["WriteOutputs", "Output", "RecordTransform"]
+    assert failed_state(visits).name == "Output"

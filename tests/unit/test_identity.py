@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chalicelib.identity import InvalidRunInputError, dataset_from_key, requested_source, run_id_for, source_id_for
+from tests.conftest import load_event
+
+
+def test_run_id_is_deterministic_readable_and_a_valid_execution_name():
+    run_id = run_id_for("raw", "raw/transactions/2024/Q1 sales (final).csv.gz", "v1")
+    assert run_id == run_id_for("raw", "raw/transactions/2024/Q1 sales (final).csv.gz", "v1")
+    assert run_id.startswith("Q1-sales-final-") and re.fullmatch(r"[A-Za-z0-9_-]{1,80}", run_id)
+    assert run_id != run_id_for("raw", "raw/transactions/2024/Q1 sales (final).csv.gz", "v2")
+    assert len(run_id_for("b", "raw/x/" + "y" * 300, "v")) <= 80
+    assert run_id_for("b", "raw/x/.hidden", "v").startswith("run-")
+
+
+def test_source_id_ignores_the_version():
+    assert source_id_for("b", "k") == source_id_for("b", "k") != source_id_for("b", "k2")
+
+
+@pytest.mark.parametrize(("key", "dataset"), [("raw/metrics/a.json", "metrics"), ("raw/metrics/2024/a.json", "metrics"),
+                                              ("raw/a.json", None), ("other/metrics/a.json", None), ("raw//a.json", None)])
+def test_dataset_from_key(key, dataset):
+    assert dataset_from_key(key) == dataset
+
+
+def test_requested_source_from_eventbridge_event():
+    source = requested_source(load_event("s3_object_created.json"))
+    assert (source.bucket, source.key, source.version) == (
+        "serverless-etl-local-raw", "raw/transactions/2024/03/15/batch-001.jsonl", "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e")
+
+
+def test_requested_source_from_direct_input():
+    source = requested_source({"bucket": "b", "key": "k", "version": None, "dataset": "metrics"})
+    assert (source.bucket, source.key, source.version, source.dataset) == ("b", "k", None, "metrics")
+
+
+def test_input_without_an_object_is_a_clear_error():
+    with pytest.raises(InvalidRunInputError, match="must name an S3 object"):
+        requested_source({"file": "x.csv"})

@@ -1,0 +1,36 @@
+"""What `chalice deploy` ships must be what the code needs."""
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[<>=\[ ]", line.strip(), maxsplit=1)[0].lower() for line in requirements
+            if line.strip() and not line.startswith("#")}
+
+
+def test_lambda_requirements_match_the_runtime_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = names(project["dependencies"]) - {"chalice", "boto3"}  # both are in the Lambda runtime / packaged by Chalice
+    assert names((ROOT / "requirements.txt").read_text().splitlines()) == runtime
+
+
+def test_schemas_reach_the_lambda_package_through_vendor():
+    # Chalice copies vendor/ (following symlinks) to the package root, next to app.py and chalicelib/
+    vendored = ROOT / "vendor" / "schemas"
+    assert vendored.is_symlink() and vendored.resolve() == (ROOT / "schemas").resolve()
+    assert sorted(p.name for p in vendored.glob("*.schema.json")) == sorted(p.name for p in (ROOT / "schemas").glob("*.schema.json"))
+
+
+def test_chalice_config_memory_and_architecture():
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    memory = {name: cfg["lambda_memory_size"] for name, cfg in config["lambda_functions"].items()}
+    assert {k: memory[k] for k in ("ingest", "validate", "transform", "output")} == {
+        "ingest": 512, "validate": 256, "transform": 1024, "output": 512}
+    assert config["lambda_architecture"] == "arm64"
+    assert set(config["stages"]) >= {"dev", "prod"}
