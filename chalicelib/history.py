@@ -43,6 +43,7 @@ class StateVisit:
     attempts: list[Attempt] = field(default_factory=list)
     error: str | None = None
     cause: str | None = None
+    failed_itself: bool = False  # the error came from this state's own task, not from the execution ending
 
     @property
     def duration_seconds(self) -> float | None:
@@ -94,8 +95,14 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
             if previous is not None and previous.ended is not None:
                 wait = round((event["timestamp"] - previous.ended).total_seconds(), 3)
             visit.attempts.append(Attempt(started=event["timestamp"], wait_before_seconds=wait))
+        elif kind.startswith("Execution") and kind.endswith(_FAILURE_SUFFIXES):
+            # Attributed to whichever event preceded it, which may be a sibling branch's:
+            # only a fallback for states that fail without a task (Fail, runtime errors).
+            if not visit.failed_itself:
+                visit.error, visit.cause = details.get("error", kind), details.get("cause")
         elif kind.endswith(_FAILURE_SUFFIXES):
             visit.error, visit.cause = details.get("error", kind), details.get("cause")
+            visit.failed_itself = True
             if visit.attempts and visit.attempts[-1].ended is None:
                 attempt = visit.attempts[-1]
                 attempt.ended, attempt.error, attempt.cause = event["timestamp"], visit.error, visit.cause
@@ -108,6 +115,12 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
 
 
 def failed_state(visits: list[StateVisit]) -> StateVisit | None:
-    """The innermost state the execution failed in: the last one entered that failed and never exited."""
-    failed = [v for v in visits if v.exited is None and v.error is not None]
-    return failed[-1] if failed else None
+    """The innermost state the execution failed in.
+
+    The last state entered that failed by itself and never exited; failing that
+    (a Fail state, a runtime error outside a task), the last one the execution's
+    failure was attributed to.
+    """
+    unexited = [v for v in visits if v.exited is None and v.error is not None]
+    own = [v for v in unexited if v.failed_itself]
+    return (own or unexited or [None])[-1]

@@ -67,3 +67,27 @@ def test_failed_state_inside_a_parallel_is_the_inner_task():
     visits = timeline(events)
     assert [v.name for v in visits] == ["WriteOutputs", "Output", "RecordTransform"]
     assert failed_state(visits).name == "Output"
+
+
+def test_execution_failure_attributed_to_a_cancelled_sibling_does_not_hide_the_failed_task():
+    # the interpreter may chain ExecutionFailed to the other branch's last event
+    events = [
+        event(1, "ExecutionStarted", 0, 0),
+        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
+        event(3, "ParallelStateStarted", 2, 0),
+        event(4, "TaskStateEntered", 3, 0, name="Output"),
+        event(5, "TaskScheduled", 4, 0),
+        event(6, "TaskFailed", 5, 1, error="KeyError", cause="k"),
+        event(7, "TaskStateEntered", 3, 1, name="RecordTransform"),
+        event(8, "TaskScheduled", 7, 1),
+        event(9, "ExecutionFailed", 8, 1, error="KeyError", cause="k"),
+    ]
+    assert failed_state(timeline(events)).name == "Output"
+
+
+def test_a_fail_state_is_the_failed_state():
+    events = [event(1, "ExecutionStarted", 0, 0), event(2, "TaskStateEntered", 1, 0, name="Rejected"),
+              event(3, "ExecutionFailed", 2, 0, error="DataRejected", cause="why")]
+    events[1]["type"] = "FailStateEntered"
+    visit = failed_state(timeline(events))
+    assert (visit.name, visit.type, visit.error, visit.cause) == ("Rejected", "Fail", "DataRejected", "why")
