@@ -64,6 +64,9 @@ class StateVisit:
 
 
 _FAILURE_SUFFIXES = ("Failed", "TimedOut", "Aborted")
+# Failures of work a state does itself; ParallelStateFailed and the like chain to
+# whichever branch event came last, so they say nothing about which state failed.
+_TASK_PREFIXES = ("Task", "LambdaFunction", "Activity")
 
 
 def _details(event: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +103,7 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
             # only a fallback for states that fail without a task (Fail, runtime errors).
             if not visit.failed_itself:
                 visit.error, visit.cause = details.get("error", kind), details.get("cause")
-        elif kind.endswith(_FAILURE_SUFFIXES):
+        elif kind.startswith(_TASK_PREFIXES) and kind.endswith(_FAILURE_SUFFIXES):
             visit.error, visit.cause = details.get("error", kind), details.get("cause")
             visit.failed_itself = True
             if visit.attempts and visit.attempts[-1].ended is None:

@@ -80,7 +80,9 @@ def test_execution_failure_attributed_to_a_cancelled_sibling_does_not_hide_the_f
         event(6, "TaskFailed", 5, 1, error="KeyError", cause="k"),
         event(7, "TaskStateEntered", 3, 1, name="RecordTransform"),
         event(8, "TaskScheduled", 7, 1),
-        event(9, "ExecutionFailed", 8, 1, error="KeyError", cause="k"),
+        event(9, "TaskSucceeded", 8, 1),
+        event(10, "ParallelStateFailed", 7, 1),
+        event(11, "ExecutionFailed", 10, 1, error="KeyError", cause="k"),
     ]
     assert failed_state(timeline(events)).name == "Output"
 
