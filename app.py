@@ -1,8 +1,8 @@
 """Lambda functions of the ETL pipeline: wiring only, the logic is in chalicelib/.
 
 Step Functions invokes ingest, validate, transform and output with the run's
-state (references and counts, never records); an EventBridge rule on failed
-executions invokes on_execution_failed.
+state (references and counts, never records); an EventBridge rule on failed,
+timed-out and aborted executions invokes on_execution_failed.
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from chalice import Chalice
+from chalice.app import CloudWatchEvent
 
-from chalicelib.failures import record_failure
+from chalicelib.failures import FAILED_EXECUTIONS_PATTERN, record_failure
 from chalicelib.ingest import ingest as ingest_stage
 from chalicelib.output import output as output_stage
 from chalicelib.services import default_services
@@ -48,7 +49,6 @@ def output(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return output_stage(event, default_services())
 
 
-@app.lambda_function(name="on_execution_failed")
-@logger.inject_lambda_context
-def on_execution_failed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return record_failure(event, default_services())
+@app.on_cw_event(FAILED_EXECUTIONS_PATTERN, name="on_execution_failed")
+def on_execution_failed(event: CloudWatchEvent) -> dict[str, Any]:
+    return record_failure(event.to_dict(), default_services())

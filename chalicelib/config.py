@@ -26,6 +26,8 @@ class Settings:
         DynamoDB table holding one item per run.
     alerts_topic_arn
         SNS topic for failure alerts (empty: alerts are only logged).
+    state_machine_arn
+        The ETL state machine; failure events of other machines are ignored (empty: none are).
     schemas_dir
         Folder with ``<dataset>.schema.json`` and ``<dataset>.transform.json``.
     """
@@ -34,6 +36,7 @@ class Settings:
     processed_bucket: str
     runs_table: str
     alerts_topic_arn: str = ""
+    state_machine_arn: str = ""
     schemas_dir: Path = DEFAULT_SCHEMAS_DIR
 
     @classmethod
@@ -47,5 +50,6 @@ class Settings:
             processed_bucket=env["PROCESSED_BUCKET"],
             runs_table=env["RUNS_TABLE"],
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
+            state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
         )

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -131,14 +132,19 @@ class LocalAws:
         self._stack.enter_context(self.clock.installed())
         self._stack.enter_context(self.bridge.installed())
         self._create_storage()
-        self._stack.enter_context(mock.patch.dict(os.environ, {
+        self._create_state_machine(self._create_functions())
+        self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
+        default_services.cache_clear()
+
+    def function_environment(self) -> dict[str, str]:
+        """What the functions read from their environment (see ``chalicelib.config``)."""
+        return {
             "RAW_BUCKET": self.names.raw_bucket,
             "PROCESSED_BUCKET": self.names.processed_bucket,
             "RUNS_TABLE": self.names.runs_table,
             "ALERTS_TOPIC_ARN": self.topic_arn,
-        }))
-        default_services.cache_clear()
-        self._create_state_machine(self._create_functions())
+            "STATE_MACHINE_ARN": self.state_machine_arn,
+        }
 
     def _create_storage(self) -> None:
         s3 = self.client("s3")
@@ -245,8 +251,11 @@ def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
         "error": execution.get("error"),
         "cause": execution.get("cause"),
     }
+    stopped = execution.get("stopDate") or execution["startDate"]
     return {
         "version": "0",
+        "id": str(uuid.uuid4()),
+        "time": stopped.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states",
         "account": ACCOUNT,

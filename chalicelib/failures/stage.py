@@ -15,6 +15,14 @@ from chalicelib.identity import requested_source, run_id_for
 from chalicelib.services import Services
 from chalicelib.storage.runs import utc_now
 
+# The EventBridge rule Chalice creates for on_execution_failed.  It cannot name this
+# state machine (Chalice does not know its ARN), so record_failure ignores events of
+# other machines when STATE_MACHINE_ARN is set.
+FAILED_EXECUTIONS_PATTERN = {
+    "source": ["aws.states"],
+    "detail-type": ["Step Functions Execution Status Change"],
+    "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+}
 INGEST_STATE = "Ingest"
 REJECTED_ERROR = "DataRejected"  # the Fail state of a rejected run; already recorded and announced
 MAX_CAUSE_CHARS = 4000
@@ -31,6 +39,9 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     """
     detail = event["detail"]
     execution_arn = detail["executionArn"]
+    expected_machine = services.settings.state_machine_arn
+    if expected_machine and detail.get("stateMachineArn") != expected_machine:
+        return {"action": "ignored", "reason": f"not an execution of {expected_machine}"}
     events = _history(services, execution_arn)
     visits = timeline(events)
     failed = failed_state(visits)

@@ -38,9 +38,7 @@ def test_the_four_handlers_carry_references_only(world, client):
 
 def test_local_stage_names_the_local_resources(world):
     config = json.loads((Path(app.__file__).parent / ".chalice" / "config.json").read_text())
-    assert config["stages"]["local"]["environment_variables"] == {
-        "RAW_BUCKET": world.names.raw_bucket, "PROCESSED_BUCKET": world.names.processed_bucket,
-        "RUNS_TABLE": world.names.runs_table, "ALERTS_TOPIC_ARN": world.topic_arn}
+    assert config["stages"]["local"]["environment_variables"] == world.function_environment()
 
 
 def test_failure_handler_records_a_failed_execution(client):
@@ -49,3 +47,15 @@ def test_failure_handler_records_a_failed_execution(client):
         execution = world.wait(world.start_execution("x", execution_input), deliver_failure_event=False)
         result = invoke(client, "on_execution_failed", status_change_event(execution))
     assert result["action"] == "recorded" and result["failed_state"] == "Transform" and result["error"] == "ValueError"
+
+
+def test_failure_events_of_other_state_machines_are_ignored(world, client):
+    event = json.loads((Path(__file__).parent.parent / "events" / "execution_failed.json").read_text())
+    result = invoke(client, "on_execution_failed", event)
+    assert result == {"action": "ignored", "reason": f"not an execution of {world.state_machine_arn}"}
+
+
+def test_the_failure_rule_matches_failed_timed_out_and_aborted_executions():
+    [rule] = [r for r in app.app.event_sources if r.name == "on_execution_failed"]
+    assert rule.event_pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert rule.event_pattern["source"] == ["aws.states"]

@@ -39,6 +39,13 @@ def ingest_exit(run_id: str) -> dict:
     return e
 
 
+def failed_event(world, **detail) -> dict:
+    """The fixture event, as sent for an execution of the local state machine."""
+    event_ = load_event("execution_failed.json")
+    event_["detail"].update(stateMachineArn=world.state_machine_arn, **detail)
+    return event_
+
+
 def alerts(world) -> list[dict]:
     messages = world.client("sqs").receive_message(QueueUrl=world.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
     return [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
@@ -46,7 +53,7 @@ def alerts(world) -> list[dict]:
 
 def test_failure_is_recorded_on_the_run_and_alerted(world, services):
     services.runs.update("run-1", {"status": "RUNNING", "execution_arn": EXECUTION})
-    result = record_failure(load_event("execution_failed.json"), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
+    result = record_failure(failed_event(world), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
     assert result == {"action": "recorded", "run_id": "run-1", "failed_state": "Transform", "error": "RuntimeError"}
     item = services.runs.get("run-1")
     assert (item["status"], item["failed_state"], item["error"]) == ("FAILED", "Transform", "RuntimeError")
@@ -56,28 +63,24 @@ def test_failure_is_recorded_on_the_run_and_alerted(world, services):
 
 
 def test_rejected_runs_are_left_alone(world, services):
-    event_ = load_event("execution_failed.json")
-    event_["detail"]["error"] = "DataRejected"
-    assert record_failure(event_, with_history(services, []))["action"] == "ignored"
+    assert record_failure(failed_event(world, error="DataRejected"), with_history(services, []))["action"] == "ignored"
     assert alerts(world) == []
 
 
 def test_a_run_owned_by_another_execution_is_not_overwritten(world, services):
     services.runs.update("run-1", {"status": "SUCCEEDED", "execution_arn": "arn:other"})
-    result = record_failure(load_event("execution_failed.json"), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
+    result = record_failure(failed_event(world), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
     assert result["action"] == "alerted" and services.runs.get("run-1")["status"] == "SUCCEEDED"
 
 
 def test_when_ingest_itself_failed_the_run_id_comes_from_the_input(world, services):
     source = put_raw(world, "raw/transactions/t.jsonl", b"{}\n")
-    event_ = load_event("execution_failed.json")
-    event_["detail"]["input"] = json.dumps(source)
-    result = record_failure(event_, with_history(services, retried_then_failed()))
+    result = record_failure(failed_event(world, input=json.dumps(source)), with_history(services, retried_then_failed()))
     assert result["run_id"] == run_id_for(source["bucket"], source["key"], source["version"])
     assert services.runs.get(result["run_id"])["status"] == "FAILED"
 
 
 def test_when_the_object_is_gone_the_alert_still_goes_out(world, services):
-    result = record_failure(load_event("execution_failed.json"), with_history(services, retried_then_failed()))
+    result = record_failure(failed_event(world), with_history(services, retried_then_failed()))
     assert result["run_id"] is None and result["action"] == "alerted"
     assert alerts(world)[0]["run_id"] is None
