@@ -8,47 +8,49 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from chalice import Chalice
 from chalice.app import CloudWatchEvent
 
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN, record_failure
 from chalicelib.ingest import ingest as ingest_stage
+from chalicelib.observability import log_stage_result, logger
 from chalicelib.output import output as output_stage
 from chalicelib.services import default_services
 from chalicelib.transform import transform as transform_stage
 from chalicelib.validate import validate as validate_stage
 
 app = Chalice(app_name="serverless-etl")
-logger = Logger(service="serverless-etl")
 
 
 @app.lambda_function(name="ingest")
 @logger.inject_lambda_context
 def ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return ingest_stage(
+    state = ingest_stage(
         event["input"], execution_id=event["execution_id"], started_at=event["started_at"], services=default_services()
     )
+    return log_stage_result("ingest", state)
 
 
 @app.lambda_function(name="validate")
 @logger.inject_lambda_context
 def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return validate_stage(event, default_services())
+    return log_stage_result("validate", validate_stage(event, default_services()))
 
 
 @app.lambda_function(name="transform")
 @logger.inject_lambda_context
 def transform(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return transform_stage(event, default_services())
+    return log_stage_result("transform", transform_stage(event, default_services()))
 
 
 @app.lambda_function(name="output")
 @logger.inject_lambda_context
 def output(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return output_stage(event, default_services())
+    return log_stage_result("output", output_stage(event, default_services()))
 
 
 @app.on_cw_event(FAILED_EXECUTIONS_PATTERN, name="on_execution_failed")
 def on_execution_failed(event: CloudWatchEvent) -> dict[str, Any]:
-    return record_failure(event.to_dict(), default_services())
+    result = record_failure(event.to_dict(), default_services())
+    logger.warning("execution failure handled", extra=result)
+    return result

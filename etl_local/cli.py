@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dataset", metavar="NAME", help="dataset of the file(s); default: inferred from the file name")
     run.add_argument("--json", action="store_true", help="print a JSON object per run instead of a summary")
     run.add_argument("--out", metavar="DIR", type=Path, default=Path("etl-out"), help="where processed and quarantine files are copied (default: ./etl-out)")
+    run.add_argument("--verbose", "-v", action="store_true", help="show the functions' INFO logs on stderr")
     run.add_argument("--fail", metavar="STEP[:ERROR[:TIMES]]", type=_fault, action="append", default=[],
                      help="make STEP (ingest, validate, transform, output) raise ERROR (default TransientError) "
                      "on its first TIMES invocations (default 1); repeatable")
@@ -122,7 +124,7 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
     worst = EXIT_SUCCEEDED
-    with LocalAws(faults=args.fail) as world:
+    with LocalAws(faults=args.fail, function_log_level=logging.INFO if args.verbose else logging.WARNING) as world:
         for path in files:
             try:
                 report = run_file(world, path, args.dataset, args.out, registry).to_dict()

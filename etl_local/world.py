@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 import zipfile
@@ -17,6 +18,7 @@ import boto3
 from moto import mock_aws
 
 import app as chalice_app
+from chalicelib.observability import logger as function_logger
 from chalicelib.services import default_services
 from etl_local.bridge import Fault, LambdaBridge
 from etl_local.clock import VirtualClock
@@ -86,7 +88,14 @@ class LocalAws:
         Fraction of each retry wait to really sleep (0: skip waits, keep them in the history).
     """
 
-    def __init__(self, faults: list[Fault] | None = None, wait_scale: float = 0.0, names: ResourceNames | None = None) -> None:
+    def __init__(
+        self,
+        faults: list[Fault] | None = None,
+        wait_scale: float = 0.0,
+        names: ResourceNames | None = None,
+        function_log_level: int = logging.WARNING,
+    ) -> None:
+        self.function_log_level = function_log_level
         self.names = names or ResourceNames()
         self.clock = VirtualClock(wait_scale)
         self.bridge = LambdaBridge(
@@ -120,6 +129,7 @@ class LocalAws:
         previous_level = interpreter_log.level
         interpreter_log.setLevel(logging.CRITICAL)
         self._stack.callback(interpreter_log.setLevel, previous_level)
+        self._route_function_logs()
         fake_credentials = {
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -145,6 +155,14 @@ class LocalAws:
             "ALERTS_TOPIC_ARN": self.topic_arn,
             "STATE_MACHINE_ARN": self.state_machine_arn,
         }
+
+    def _route_function_logs(self) -> None:
+        """Send the functions' JSON logs to stderr, so stdout stays the command's own output."""
+        handler = function_logger.registered_handler
+        previous = (function_logger.log_level, handler.stream)
+        function_logger.setLevel(self.function_log_level)
+        handler.setStream(sys.stderr)
+        self._stack.callback(lambda: (function_logger.setLevel(previous[0]), handler.setStream(previous[1])))
 
     def _create_storage(self) -> None:
         s3 = self.client("s3")

@@ -145,3 +145,17 @@ def test_duplicate_event_for_the_same_object_version_does_not_make_a_second_run(
     assert entered == ["Ingest", "IngestOutcome", "AlreadyProcessed"]
     runs = world.client("dynamodb").scan(TableName=world.names.runs_table)["Items"]
     assert len(runs) == 1 and runs[0]["execution_arn"]["S"] == first and runs[0]["status"]["S"] == "SUCCEEDED"
+
+
+def test_only_references_travel_between_states(execute, tmp_path):
+    # GIVEN a file 40x bigger than the sample, with quarantined records
+    big = tmp_path / "transactions_big.jsonl"
+    lines = TRANSACTIONS.read_text().splitlines() * 40 + ['{"transaction_id": "bad"}'] * 10
+    big.write_text("\n".join(lines) + "\n")
+    world, report = execute(big)
+    assert report.status == "SUCCEEDED" and report.records_in == 970
+    # THEN every state input and output stays small: references and counts, not records
+    events = world.client("stepfunctions").get_execution_history(executionArn=report.execution_arn, maxResults=1000)["events"]
+    sizes = [len(d.get("input") or d.get("output") or "") for e in events for k, d in e.items()
+             if k in ("stateEnteredEventDetails", "stateExitedEventDetails")]
+    assert max(sizes) < 4096
