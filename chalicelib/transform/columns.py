@@ -5,11 +5,14 @@ written down once; the Glue tables are derived from the same function.
 """
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
 
 from chalicelib.datasets import Dataset
+from chalicelib.transform.timestamps import parse_rfc3339
 
 DERIVED_TYPES: dict[str, pa.DataType] = {
     "category": pa.string(),
@@ -55,6 +58,25 @@ def arrow_type(prop: dict[str, Any], json_types: list[str]) -> pa.DataType:
 def is_json_text(data_type: pa.DataType, json_types: list[str]) -> bool:
     """Whether a property's values are stored as JSON text rather than natively."""
     return data_type == pa.string() and [t for t in json_types if t != "null"] != ["string"]
+
+
+def storable_value(field: pa.Field, json_types: list[str], value: Any) -> Any:
+    """The Python value pyarrow stores in ``field`` for a schema-valid JSON ``value``.
+
+    Raises
+    ------
+    ValueError
+        When a date-time falls outside what a UTC timestamp column holds.
+    """
+    if value is None:
+        return None
+    if field.type == TIMESTAMP:
+        return parse_rfc3339(value)
+    if field.type == pa.date32():
+        return date.fromisoformat(value)
+    if is_json_text(field.type, json_types):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def source_fields(dataset: Dataset) -> list[pa.Field]:

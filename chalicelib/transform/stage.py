@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
@@ -13,9 +13,8 @@ from chalicelib.payloads import RunRef, TransformedState, TransformResult, Valid
 from chalicelib.services import Services
 from chalicelib.staging_keys import transformed_key, valid_key
 from chalicelib.storage.staging import iter_batches
-from chalicelib.transform.columns import TIMESTAMP, is_json_text, output_schema, source_fields
+from chalicelib.transform.columns import TIMESTAMP, output_schema, source_fields, storable_value
 from chalicelib.transform.derive import derive
-from chalicelib.transform.timestamps import parse_rfc3339
 
 
 def transform(state: ValidatedState, services: Services, *, now: datetime | None = None) -> TransformedState:
@@ -65,11 +64,4 @@ def transform_batch(dataset: Dataset, schema: pa.Schema, canonical: list[str], r
 
 
 def _column(field: pa.Field, json_types: list[str], records: list[dict[str, Any]]) -> pa.Array:
-    raw = [record.get(field.name) for record in records]
-    if field.type == TIMESTAMP:
-        return pa.array([None if v is None else parse_rfc3339(v) for v in raw], TIMESTAMP)
-    if field.type == pa.date32():
-        return pa.array([None if v is None else date.fromisoformat(v) for v in raw], pa.date32())
-    if is_json_text(field.type, json_types):
-        return pa.array([None if v is None else json.dumps(v, ensure_ascii=False) for v in raw], pa.string())
-    return pa.array(raw, field.type)
+    return pa.array([storable_value(field, json_types, record.get(field.name)) for record in records], field.type)

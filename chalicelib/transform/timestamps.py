@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+# A superset of what jsonschema's date-time format check accepts (rfc3339-validator:
+# upper- or lower-case T and Z, and, through its ``$``, one trailing newline).
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\n?",
+    re.ASCII,
 )
 
 
@@ -18,7 +21,8 @@ def parse_rfc3339(text: str) -> datetime:
     Raises
     ------
     ValueError
-        When ``text`` is not an RFC 3339 date-time.
+        When ``text`` is not an RFC 3339 date-time, or its UTC time falls outside
+        years 1 to 9999.
     """
     match = _RFC3339.fullmatch(text)
     if not match:
@@ -31,4 +35,7 @@ def parse_rfc3339(text: str) -> datetime:
     if match.group(9):
         sign = 1 if match.group(9) == "+" else -1
         offset = timezone(sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11))))
-    return datetime(year, month, day, hour, minute, second, micros, tzinfo=offset).astimezone(timezone.utc)
+    try:
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=offset).astimezone(timezone.utc)
+    except OverflowError as error:
+        raise ValueError(f"{text!r} is outside years 1 to 9999 in UTC") from error

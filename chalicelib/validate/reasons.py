@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pyarrow as pa
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from chalicelib.datasets import Dataset
 from chalicelib.payloads import Reason
+from chalicelib.transform.columns import storable_value
 
 MAX_REASONS_PER_RECORD = 10
 MAX_MESSAGE_CHARS = 300
@@ -30,6 +33,31 @@ def schema_failures(validator: Draft202012Validator, record: Any) -> list[Reason
         validator.iter_errors(record), key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))
     )
     return [_reason(e.json_path, str(e.validator), e.message) for e in errors[:MAX_REASONS_PER_RECORD]]
+
+
+def storage_failures(dataset: Dataset, fields: list[pa.Field], record: dict[str, Any]) -> list[Reason]:
+    """Why a schema-valid ``record`` cannot be stored in the dataset's columns; empty when it can.
+
+    JSON Schema allows what Parquet cannot hold (a date-time past year 9999 in
+    UTC, an integer beyond 64 bits), so such records are quarantined here
+    instead of failing the run in Transform.
+    """
+    reasons = []
+    for field in fields:
+        value = record.get(field.name)
+        try:
+            pa.scalar(storable_value(field, dataset.field_types[field.name], value), field.type)
+        except (ValueError, OverflowError, pa.ArrowException) as error:
+            reasons.append(_reason(f"$.{field.name}", "storage", f"{value!r} does not fit a {field.type} column: {error}"))
+    return reasons
+
+
+def record_failures(dataset: Dataset, fields: list[pa.Field], record: Any) -> list[Reason]:
+    """Schema failures, or, for a schema-valid record, storage failures; empty when valid.
+
+    ``fields`` is ``source_fields(dataset)``, computed once per run by the caller.
+    """
+    return schema_failures(dataset.validator, record) or storage_failures(dataset, fields, record)
 
 
 def quarantine_line(

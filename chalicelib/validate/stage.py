@@ -16,7 +16,8 @@ from chalicelib.services import Services
 from chalicelib.staging_keys import ingested_key, quarantine_key, valid_key
 from chalicelib.storage.objects import s3_uri
 from chalicelib.storage.staging import iter_batches
-from chalicelib.validate.reasons import parse_failure, quarantine_line, schema_failures
+from chalicelib.transform.columns import source_fields
+from chalicelib.validate.reasons import parse_failure, quarantine_line, record_failures
 
 MAX_SAMPLE_REASONS = 5
 VALID_SCHEMA = pa.schema(
@@ -78,6 +79,7 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
 def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quarantine: Any) -> tuple[int, int, list[ReasonSample]]:
     valid = invalid = 0
     samples: list[ReasonSample] = []
+    fields = source_fields(dataset)
     with services.staging.reader(ingested_key(run)) as reader, \
             services.staging.writer(valid_key(run), VALID_SCHEMA) as writer:
         for batch in iter_batches(reader):
@@ -87,7 +89,7 @@ def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quara
                 zip(rows["record_number"], rows["line"], rows["record"], rows["raw"], rows["error"])
             ):
                 value = None if text is None else json.loads(text)
-                reasons = [parse_failure(error)] if error is not None else schema_failures(dataset.validator, value)
+                reasons = [parse_failure(error)] if error is not None else record_failures(dataset, fields, value)
                 if not reasons:
                     keep.append(index)
                     continue

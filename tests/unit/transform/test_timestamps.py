@@ -3,6 +3,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import FormatChecker
 
 from chalicelib.transform.timestamps import parse_rfc3339
 
@@ -27,3 +30,57 @@ def test_rfc3339_to_utc(text, expected):
 def test_not_rfc3339(text):
     with pytest.raises(ValueError, match="not an RFC 3339 date-time"):
         parse_rfc3339(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-15T10:00:00Z\n", datetime(2024, 3, 15, 10, tzinfo=timezone.utc)),
+        ("0001-01-01T00:30:00+00:30", datetime(1, 1, 1, 0, 0, tzinfo=timezone.utc)),
+    ],
+)
+def test_edges_the_reference_validator_accepts(text, expected):
+    # GIVEN a string jsonschema's date-time check accepts
+    assert FormatChecker().conforms(text, "date-time")
+    # THEN it converts
+    assert parse_rfc3339(text) == expected
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+00:01"])
+def test_valid_date_time_outside_utc_timestamp_range(text):
+    assert FormatChecker().conforms(text, "date-time")
+    with pytest.raises(ValueError, match="outside years 1 to 9999 in UTC"):
+        parse_rfc3339(text)
+
+
+def test_non_ascii_digits_are_not_digits():
+    with pytest.raises(ValueError, match="not an RFC 3339 date-time"):
+        parse_rfc3339("２０２４-03-15T10:00:00Z")
+
+
+@st.composite
+def date_time_like(draw):
+    """Strings shaped like RFC 3339 date-times, each field ranging a little past its valid values."""
+    def field(low, high, width=2):
+        return str(draw(st.integers(low, high))).zfill(width)
+
+    date = f"{field(0, 9999, 4)}-{field(0, 13)}-{field(0, 32)}"
+    time = f"{field(0, 24)}:{field(0, 60)}:{field(0, 61)}"
+    fraction = draw(st.sampled_from(["", "." + field(0, 10**12 - 1, draw(st.integers(1, 12)))]))
+    zone = draw(st.sampled_from(["Z", "z", f"{draw(st.sampled_from('+-'))}{field(0, 24)}:{field(0, 60)}"]))
+    separator = draw(st.sampled_from("Tt "))
+    trailer = draw(st.sampled_from(["", "", "\n", " "]))
+    return f"{date}{separator}{time}{fraction}{zone}{trailer}"
+
+
+@given(st.one_of(date_time_like(), st.text(max_size=30)))
+@settings(max_examples=500, deadline=None)
+def test_everything_the_reference_accepts_converts(text):
+    # The validate stage relies on this: a schema-valid date-time either converts
+    # or fails only for the UTC range (which validate quarantines as "storage").
+    if not FormatChecker().conforms(text, "date-time"):
+        return
+    try:
+        parse_rfc3339(text)
+    except ValueError as error:
+        assert "outside years 1 to 9999 in UTC" in str(error)

@@ -63,3 +63,16 @@ def test_nothing_valid_rejects_even_a_single_record(world, services):
 def test_all_valid_has_no_quarantine(world, services):
     outcome = run_validate(world, services, [json.dumps(good(1))])["outcome"]
     assert outcome["verdict"] == "ACCEPTED" and outcome["quarantine"] is None and outcome["records_invalid"] == 0
+
+
+def test_schema_valid_timestamp_a_parquet_column_cannot_hold_is_quarantined(world, services):
+    # GIVEN a date-time JSON Schema accepts that lies past year 9999 once in UTC
+    lines = [json.dumps(good(i)) for i in range(19)] + [json.dumps({**good(99), "timestamp": "9999-12-31T23:00:00-05:00"})]
+    # WHEN validated
+    outcome = run_validate(world, services, lines)["outcome"]
+    # THEN it is one quarantined record with a storage reason, not a failed Transform later
+    assert (outcome["verdict"], outcome["records_valid"], outcome["records_invalid"]) == ("ACCEPTED", 19, 1)
+    [entry] = read_quarantine(world, outcome["quarantine"])
+    [reason] = entry["reasons"]
+    assert (reason["path"], reason["rule"]) == ("$.timestamp", "storage")
+    assert "outside years 1 to 9999 in UTC" in reason["message"]
