@@ -23,7 +23,7 @@ app = Chalice(app_name="serverless-etl")
 
 
 @app.lambda_function(name="ingest")
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = ingest_stage(
         event["input"], execution_id=event["execution_id"], started_at=event["started_at"], services=default_services()
@@ -32,25 +32,34 @@ def ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @app.lambda_function(name="validate")
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return log_stage_result("validate", validate_stage(event, default_services()))
 
 
 @app.lambda_function(name="transform")
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def transform(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return log_stage_result("transform", transform_stage(event, default_services()))
 
 
 @app.lambda_function(name="output")
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 def output(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return log_stage_result("output", output_stage(event, default_services()))
 
 
 @app.on_cw_event(FAILED_EXECUTIONS_PATTERN, name="on_execution_failed")
 def on_execution_failed(event: CloudWatchEvent) -> dict[str, Any]:
-    result = record_failure(event.to_dict(), default_services())
-    logger.warning("execution failure handled", extra=result)
+    return _handle_execution_failure(event.to_dict(), event.context)
+
+
+# Chalice hands event handlers one object; Powertools wants (event, context).
+@logger.inject_lambda_context(clear_state=True)
+def _handle_execution_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    result = record_failure(event, default_services())
+    if result["action"] != "ignored":
+        logger.warning("run failed", extra=result)
+    else:
+        logger.info("execution failure ignored", extra=result)
     return result

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,20 @@ def test_the_failure_rule_matches_failed_timed_out_and_aborted_executions():
     [rule] = [r for r in app.app.event_sources if r.name == "on_execution_failed"]
     assert rule.event_pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     assert rule.event_pattern["source"] == ["aws.states"]
+
+
+def test_each_invocation_logs_with_its_own_context_and_no_keys_of_an_earlier_run(client, capsys):
+    with LocalAws(function_log_level=logging.INFO) as world:
+        # GIVEN a warm process where validate has logged a run's keys
+        execution_input = put_raw(world, "raw/transactions/t.jsonl", SAMPLES.joinpath("transactions.jsonl").read_bytes())
+        state = invoke(client, "ingest", {"input": execution_input, "execution_id": EXECUTION, "started_at": "2024-03-15T10:00:00Z"})
+        invoke(client, "validate", state)
+        assert '"run_id"' in capsys.readouterr().err
+        # WHEN the failure handler logs about another state machine's execution
+        event = json.loads((Path(__file__).parent.parent / "events" / "execution_failed.json").read_text())
+        invoke(client, "on_execution_failed", event)
+    # THEN its line names its own function and carries no run id left over from validate
+    [line] = [json.loads(text) for text in capsys.readouterr().err.splitlines() if text.startswith("{")]
+    assert line["message"] == "execution failure ignored"
+    assert line["function_name"] == "on_execution_failed"
+    assert "run_id" not in line
