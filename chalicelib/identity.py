@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chalicelib.errors import DataError
+from chalicelib.payloads import SourceRef
 
 RAW_PREFIX = "raw/"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -25,14 +26,16 @@ class RequestedSource:
     key: str
     version: str | None = None
     dataset: str | None = None
+    replay: str | None = None  # set when an operator deliberately reruns an object version
+    replay_of: str | None = None  # the run that replay reruns
 
 
 def requested_source(payload: dict[str, Any]) -> RequestedSource:
     """Read the object reference from an execution input.
 
-    Accepts the pipeline's own shape ``{"bucket", "key", "version"?, "dataset"?}``
-    and the EventBridge "Object Created" event S3 sends, so the EventBridge rule
-    needs no input transformer.
+    Accepts the pipeline's own shape ``{"bucket", "key", "version"?, "dataset"?,
+    "replay"?}`` and the EventBridge "Object Created" event S3 sends, so the
+    EventBridge rule needs no input transformer.
     """
     if payload.get("detail-type") == "Object Created" and isinstance(payload.get("detail"), dict):
         detail = payload["detail"]
@@ -47,9 +50,10 @@ def requested_source(payload: dict[str, Any]) -> RequestedSource:
             f"execution input must name an S3 object as {{'bucket': ..., 'key': ...}} "
             f"or be an EventBridge 'Object Created' event; got keys {sorted(payload)}"
         )
-    version = payload.get("version")
-    dataset = payload.get("dataset")
-    return RequestedSource(bucket, key, version or None, dataset or None)
+    return RequestedSource(
+        bucket, key, payload.get("version") or None, payload.get("dataset") or None,
+        payload.get("replay") or None, payload.get("replay_of") or None,
+    )
 
 
 def dataset_from_key(key: str) -> str | None:
@@ -64,14 +68,23 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def run_id_for(bucket: str, key: str, version_or_etag: str) -> str:
+def run_id_for(bucket: str, key: str, version_or_etag: str, replay: str | None = None) -> str:
     """Run id of one object version: readable prefix plus a stable hash.
 
     The same object version always gets the same id, which doubles as the
     Step Functions execution name (at most 80 characters of ``[A-Za-z0-9_-]``).
+    A replay (a deliberate rerun, e.g. of a dead-letter message after a schema
+    fix) names itself with a token, so each replay is one run of its own and
+    repeating the same replay finds that run again.
     """
     stem = _UNSAFE.sub("-", PurePosixPath(key).name.split(".")[0]).strip("-")[:40] or "run"
-    return f"{stem}-{_digest(bucket, key, version_or_etag)[:16]}"
+    parts = (bucket, key, version_or_etag) if replay is None else (bucket, key, version_or_etag, "replay", replay)
+    return f"{stem}-{_digest(*parts)[:16]}"
+
+
+def run_id_of(source: SourceRef, replay: str | None = None) -> str:
+    """Run id of a pinned source (see :func:`run_id_for`)."""
+    return run_id_for(source["bucket"], source["key"], source["version"] or source["etag"] or "", replay)
 
 
 def source_id_for(bucket: str, key: str) -> str:

@@ -20,6 +20,7 @@ from moto import mock_aws
 import app as chalice_app
 from chalicelib.observability import logger as function_logger
 from chalicelib.services import default_services
+from chalicelib.storage.runs import table_definition
 from etl_local.bridge import Fault, LambdaBridge
 from etl_local.clock import VirtualClock
 from etl_local.definition import ETL_DEFINITION, PROJECT_ROOT, render
@@ -169,12 +170,7 @@ class LocalAws:
         for bucket in (self.names.raw_bucket, self.names.processed_bucket):
             s3.create_bucket(Bucket=bucket)
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        self.client("dynamodb").create_table(
-            TableName=self.names.runs_table,
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        self.client("dynamodb").create_table(**table_definition(self.names.runs_table))
         sqs, sns = self.client("sqs"), self.client("sns")
         self.queue_url = sqs.create_queue(QueueName=self.names.dead_letter_queue)["QueueUrl"]
         self.inbox_url = sqs.create_queue(QueueName=self.names.alerts_inbox)["QueueUrl"]

@@ -7,13 +7,14 @@ FAILED / TIMED_OUT / ABORTED invokes this handler instead.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from chalicelib.errors import DataError
 from chalicelib.history import failed_state, timeline
-from chalicelib.identity import requested_source, run_id_for
+from chalicelib.identity import requested_source, run_id_of
 from chalicelib.services import Services
-from chalicelib.storage.runs import utc_now
+from chalicelib.storage.runs import RUN_KIND, utc_now, utc_timestamp
 
 # The EventBridge rule Chalice creates for on_execution_failed.  It cannot name this
 # state machine (Chalice does not know its ARN), so record_failure ignores events of
@@ -62,6 +63,9 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
                 "cause": cause[:MAX_CAUSE_CHARS],
                 "finished_at": utc_now(),
                 "execution_arn": execution_arn,
+                # a run that failed before ingest recorded it must still be listed
+                "kind": RUN_KIND,
+                "started_at": utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, timezone.utc)),
             },
             owner=execution_arn,
         )
@@ -101,7 +105,7 @@ def _run_id(events: list[dict[str, Any]], detail: dict[str, Any], services: Serv
         source = services.objects.head(requested.bucket, requested.key, requested.version)
     except DataError:
         return None  # no object, no run: the alert still goes out
-    return run_id_for(source["bucket"], source["key"], source["version"] or source["etag"] or "")
+    return run_id_of(source, requested.replay)
 
 
 def _error_message(cause: str) -> str:

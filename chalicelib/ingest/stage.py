@@ -11,7 +11,7 @@ import rfc8785
 
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError, transient_aws_errors
-from chalicelib.identity import dataset_from_key, requested_source, run_id_for
+from chalicelib.identity import dataset_from_key, requested_source, run_id_of
 from chalicelib.ingest.errors import EmptySourceError
 from chalicelib.ingest.formats import ParsedRecord, detect_format, parse
 from chalicelib.outcomes import outcome
@@ -54,7 +54,7 @@ def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, servi
     """
     requested = requested_source(payload)
     source = services.objects.head(requested.bucket, requested.key, requested.version)
-    run_id = run_id_for(source["bucket"], source["key"], source["version"] or source["etag"] or "")
+    run_id = run_id_of(source, requested.replay)
     run = RunRef(
         run_id=run_id,
         execution_id=execution_id,
@@ -63,7 +63,7 @@ def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, servi
         started_at=started_at,
         staging_prefix=staging_prefix(run_id),
     )
-    if not services.runs.start(run):
+    if not services.runs.start(run, replay_of=requested.replay_of):
         return IngestState(run=run, outcome=outcome("DUPLICATE", reason=f"{s3_uri(source['bucket'], source['key'])} "
                                                     f"(version {source['version'] or source['etag']}) already has run {run_id}"))
     try:

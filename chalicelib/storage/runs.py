@@ -1,6 +1,16 @@
-"""The DynamoDB run table: one item per run, keyed by ``run_id``."""
+"""The DynamoDB run table: one item per run, keyed by ``run_id``.
+
+Runs are listed newest first through three indexes sorted by ``started_at``:
+all runs (every item carries the constant ``kind = "run"``), by status and by
+dataset.  The table definition below is the one the local runtime and the
+deployment templates create.
+"""
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -15,8 +25,83 @@ _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
 
+RUN_KIND = "run"
+INDEX_ALL = "runs_by_time"
+INDEX_BY_STATUS = "runs_by_status"
+INDEX_BY_DATASET = "runs_by_dataset"
+_INDEX_KEYS = {INDEX_ALL: "kind", INDEX_BY_STATUS: "status", INDEX_BY_DATASET: "dataset"}
+TTL_ATTRIBUTE = "expires_at"
+RETENTION_SECONDS = 180 * 24 * 3600  # DynamoDB's TTL deletes a run 180 days after it started
+
+
+def table_definition(name: str) -> dict[str, Any]:
+    """``CreateTable`` arguments of the run table (on-demand, indexes for listing)."""
+    attributes = {"run_id", "started_at", *_INDEX_KEYS.values()}
+    return {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "run_id", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "BillingMode": "PAY_PER_REQUEST",
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": key, "KeyType": "HASH"},
+                    {"AttributeName": "started_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, key in _INDEX_KEYS.items()
+        ],
+    }
+
+
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_timestamp(datetime.now(timezone.utc))
+
+
+def utc_timestamp(moment: datetime | str) -> str:
+    """``2024-03-15T08:00:00.000Z``: one format, so timestamps sort as strings.
+
+    Step Functions writes ``$$.Execution.StartTime`` as ``...Z`` on AWS and as
+    ``...+00:00`` on moto; both become this.
+    """
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {moment.isoformat()}")
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def expiry_for(started_at: str) -> int:
+    """Epoch second at which the run table's TTL may delete a run."""
+    return int(datetime.fromisoformat(started_at).timestamp()) + RETENTION_SECONDS
+
+
+class InvalidPageTokenError(ValueError):
+    """A ``next_token`` that this table did not hand out."""
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs, newest first; ``next_token`` is ``None`` on the last page."""
+
+    runs: list[dict[str, Any]]
+    next_token: str | None
+
+
+def _encode_token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+        raise InvalidPageTokenError("next_token is not one this API returned") from error
+    if not isinstance(key, dict) or "run_id" not in key:
+        raise InvalidPageTokenError("next_token is not one this API returned")
+    return key
 
 
 def _plain(value: Any) -> Any:
@@ -48,7 +133,7 @@ class RunStore:
         self._ddb = client
         self._table = table
 
-    def start(self, run: RunRef) -> bool:
+    def start(self, run: RunRef, *, replay_of: str | None = None) -> bool:
         """Record a new run; return ``False`` when another execution already owns it.
 
         The conditional write is what makes one object version never produce two
@@ -67,8 +152,11 @@ class RunStore:
             "source_version": source["version"],
             "source_etag": source["etag"],
             "source_size": source["size"],
-            "started_at": run["started_at"],
+            "started_at": utc_timestamp(run["started_at"]),
             "updated_at": utc_now(),
+            "kind": RUN_KIND,
+            "replay_of": replay_of,
+            TTL_ATTRIBUTE: expiry_for(run["started_at"]),
         }
         try:
             with transient_aws_errors(f"put run {run['run_id']}"):
@@ -88,6 +176,59 @@ class RunStore:
         with transient_aws_errors(f"get run {run_id}"):
             item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True).get("Item")
         return None if item is None else _plain({k: _DESERIALIZER.deserialize(v) for k, v in item.items()})
+
+    def list(
+        self, *, status: str | None = None, dataset: str | None = None, since: str | None = None,
+        limit: int = 50, next_token: str | None = None,
+    ) -> RunPage:
+        """Runs newest first, from an index (never a table scan).
+
+        Parameters
+        ----------
+        status, dataset
+            Only runs with this status / of this dataset (both: the status index, filtered by dataset).
+        since
+            Only runs started at or after this time (a :func:`utc_timestamp`).
+        limit
+            At most this many runs on the page.
+        next_token
+            Where the previous page ended.
+
+        Raises
+        ------
+        InvalidPageTokenError
+            When ``next_token`` was not returned by this method.
+        """
+        index, key = (INDEX_BY_STATUS, status) if status else (INDEX_BY_DATASET, dataset) if dataset else (INDEX_ALL, RUN_KIND)
+        names = {"#k": _INDEX_KEYS[index], "#t": "started_at"}
+        values: dict[str, Any] = {":k": {"S": key}}
+        condition = "#k = :k"
+        if since:
+            condition += " AND #t >= :since"
+            values[":since"] = {"S": since}
+        args: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+        }
+        if status and dataset:
+            names["#d"] = "dataset"
+            values[":d"] = {"S": dataset}
+            args["FilterExpression"] = "#d = :d"
+        args["ExpressionAttributeNames"], args["ExpressionAttributeValues"] = names, values
+        start_key = _decode_token(next_token) if next_token else None
+        runs: list[dict[str, Any]] = []
+        while len(runs) < limit:
+            if start_key:
+                args["ExclusiveStartKey"] = start_key
+            with transient_aws_errors(f"query {index}"):
+                page = self._ddb.query(**args, Limit=limit - len(runs))
+            runs.extend(_plain({k: _DESERIALIZER.deserialize(v) for k, v in item.items()}) for item in page["Items"])
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key:
+                break
+        return RunPage(runs, _encode_token(start_key) if start_key else None)
 
     def update(self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, unless_status: tuple[str, ...] = ()) -> bool:
         """Set ``fields`` on a run; return ``False`` when the condition refused it.
