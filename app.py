@@ -1,8 +1,10 @@
-"""Lambda functions of the ETL pipeline: wiring only, the logic is in chalicelib/.
+"""Lambda functions of the ETL pipeline and its REST API: wiring only, the logic is in chalicelib/.
 
 Step Functions invokes ingest, validate, transform and output with the run's
 state (references and counts, never records); an EventBridge rule on failed,
-timed-out and aborted executions invokes on_execution_failed.
+timed-out and aborted executions invokes on_execution_failed.  The REST API
+(blueprints in chalicelib/api/) starts, lists, inspects and redrives runs and
+replays dead letters.
 """
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from typing import Any
 from chalice import Chalice
 from chalice.app import CloudWatchEvent
 
+from chalicelib.api.catalog import catalog_api
+from chalicelib.api.deadletters import dlq_api
+from chalicelib.api.runs import runs_api
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN, record_failure
 from chalicelib.ingest import ingest as ingest_stage
 from chalicelib.observability import log_stage_result, logger
@@ -20,6 +25,9 @@ from chalicelib.transform import transform as transform_stage
 from chalicelib.validate import validate as validate_stage
 
 app = Chalice(app_name="serverless-etl")
+app.register_blueprint(runs_api)
+app.register_blueprint(dlq_api)
+app.register_blueprint(catalog_api)
 
 
 @app.lambda_function(name="ingest")

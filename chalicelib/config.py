@@ -28,6 +28,9 @@ class Settings:
         SNS topic for failure alerts (empty: alerts are only logged).
     state_machine_arn
         The ETL state machine; failure events of other machines are ignored (empty: none are).
+        The API starts and redrives its executions.
+    dead_letter_queue_url
+        The SQS dead-letter queue the API peeks at and replays (empty: those routes answer 503).
     schemas_dir
         Folder with ``<dataset>.schema.json`` and ``<dataset>.transform.json``.
     """
@@ -37,6 +40,7 @@ class Settings:
     runs_table: str
     alerts_topic_arn: str = ""
     state_machine_arn: str = ""
+    dead_letter_queue_url: str = ""
     schemas_dir: Path = DEFAULT_SCHEMAS_DIR
 
     @classmethod
@@ -51,5 +55,6 @@ class Settings:
             runs_table=env["RUNS_TABLE"],
             alerts_topic_arn=env.get("ALERTS_TOPIC_ARN", ""),
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
+            dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
         )

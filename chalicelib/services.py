@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
 import boto3
 
 from chalicelib.config import Settings
 from chalicelib.datasets import DatasetRegistry
+from chalicelib.storage.deadletters import DeadLetterQueue
+from chalicelib.storage.executions import ExecutionStore
 from chalicelib.storage.notifications import Notifier
 from chalicelib.storage.objects import ObjectStore
 from chalicelib.storage.runs import RunStore
@@ -27,8 +27,10 @@ class Services:
         S3, staged batches, the run table and the alerts topic.
     datasets
         Schemas and transform specs.
-    stepfunctions
-        A boto3 Step Functions client (read-only use: execution history).
+    executions
+        Executions of the ETL state machine.
+    deadletters
+        The dead-letter queue.
     """
 
     settings: Settings
@@ -37,7 +39,8 @@ class Services:
     runs: RunStore
     notifier: Notifier
     datasets: DatasetRegistry
-    stepfunctions: Any
+    executions: ExecutionStore
+    deadletters: DeadLetterQueue
 
     @classmethod
     def create(cls, settings: Settings, session: boto3.session.Session | None = None) -> Services:
@@ -50,7 +53,8 @@ class Services:
             runs=RunStore(session.client("dynamodb"), settings.runs_table),
             notifier=Notifier(session.client("sns"), settings.alerts_topic_arn),
             datasets=DatasetRegistry(settings.schemas_dir),
-            stepfunctions=session.client("stepfunctions"),
+            executions=ExecutionStore(session.client("stepfunctions"), settings.state_machine_arn),
+            deadletters=DeadLetterQueue(session.client("sqs"), settings.dead_letter_queue_url),
         )
 
 

@@ -21,6 +21,7 @@ import app as chalice_app
 from chalicelib.observability import logger as function_logger
 from chalicelib.services import default_services
 from chalicelib.storage.runs import table_definition
+from etl_local import redrive
 from etl_local.bridge import Fault, LambdaBridge
 from etl_local.clock import VirtualClock
 from etl_local.definition import ETL_DEFINITION, PROJECT_ROOT, render
@@ -142,6 +143,7 @@ class LocalAws:
         self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
         self._stack.enter_context(self.clock.installed())
         self._stack.enter_context(self.bridge.installed())
+        self._stack.enter_context(redrive.installed())
         self._create_storage()
         self._create_state_machine(self._create_functions())
         self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
@@ -155,6 +157,7 @@ class LocalAws:
             "RUNS_TABLE": self.names.runs_table,
             "ALERTS_TOPIC_ARN": self.topic_arn,
             "STATE_MACHINE_ARN": self.state_machine_arn,
+            "DEAD_LETTER_QUEUE_URL": self.queue_url,
         }
 
     def _route_function_logs(self) -> None:

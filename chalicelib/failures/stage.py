@@ -43,7 +43,7 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     expected_machine = services.settings.state_machine_arn
     if expected_machine and detail.get("stateMachineArn") != expected_machine:
         return {"action": "ignored", "reason": f"not an execution of {expected_machine}"}
-    events = _history(services, execution_arn)
+    events = services.executions.history(execution_arn)
     visits = timeline(events)
     failed = failed_state(visits)
     error = detail.get("error") or (failed.error if failed else None) or detail["status"]
@@ -84,14 +84,6 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
         },
     )
     return {"action": "recorded" if updated else "alerted", "run_id": run_id, "failed_state": state_name, "error": error}
-
-
-def _history(services: Services, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    paginator = services.stepfunctions.get_paginator("get_execution_history")
-    for page in paginator.paginate(executionArn=execution_arn, includeExecutionData=True):
-        events.extend(page["events"])
-    return events
 
 
 def _run_id(events: list[dict[str, Any]], detail: dict[str, Any], services: Services) -> str | None:

@@ -59,6 +59,12 @@ class ObjectStore:
             size=int(meta.get("ContentLength", 0)),
         )
 
+    def upload_url(self, bucket: str, key: str, expires_seconds: int) -> str:
+        """A presigned URL that lets its holder PUT ``key`` (the bucket's default encryption applies)."""
+        return self._s3.generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds, HttpMethod="PUT"
+        )
+
     def open(self, source: SourceRef) -> BinaryIO:
         """Stream the pinned object version (the caller closes the stream)."""
         args = {"Bucket": source["bucket"], "Key": source["key"]}

@@ -200,11 +200,12 @@ class RunStore:
             When ``next_token`` was not returned by this method.
         """
         index, key = (INDEX_BY_STATUS, status) if status else (INDEX_BY_DATASET, dataset) if dataset else (INDEX_ALL, RUN_KIND)
-        names = {"#k": _INDEX_KEYS[index], "#t": "started_at"}
+        names = {"#k": _INDEX_KEYS[index]}
         values: dict[str, Any] = {":k": {"S": key}}
         condition = "#k = :k"
         if since:
             condition += " AND #t >= :since"
+            names["#t"] = "started_at"
             values[":since"] = {"S": since}
         args: dict[str, Any] = {
             "TableName": self._table,
@@ -230,7 +231,10 @@ class RunStore:
                 break
         return RunPage(runs, _encode_token(start_key) if start_key else None)
 
-    def update(self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, unless_status: tuple[str, ...] = ()) -> bool:
+    def update(
+        self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, unless_status: tuple[str, ...] = (),
+        if_status: str | None = None, remove: tuple[str, ...] = (),
+    ) -> bool:
         """Set ``fields`` on a run; return ``False`` when the condition refused it.
 
         Parameters
@@ -239,6 +243,10 @@ class RunStore:
             Only update when the run belongs to this execution (or does not exist yet).
         unless_status
             Leave the run alone when its status is one of these.
+        if_status
+            Only update an existing run whose status is this.
+        remove
+            Attributes to delete.
         """
         fields = {**fields, "updated_at": utc_now()}
         names = {f"#f{i}": name for i, name in enumerate(fields)}
@@ -254,10 +262,17 @@ class RunStore:
                 values[f":blocked{i}"] = {"S": status}
                 blocked.append(f":blocked{i}")
             conditions.append(f"(attribute_not_exists(#status) OR NOT #status IN ({', '.join(blocked)}))")
+        if if_status is not None:
+            names["#status"] = "status"
+            values[":required"] = {"S": if_status}
+            conditions.append("#status = :required")
+        removed = {f"#r{i}": name for i, name in enumerate(remove)}
+        names.update(removed)
         args: dict[str, Any] = {
             "TableName": self._table,
             "Key": {"run_id": {"S": run_id}},
-            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+            + (" REMOVE " + ", ".join(removed) if removed else ""),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }

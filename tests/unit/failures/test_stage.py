@@ -5,6 +5,7 @@ import json
 
 from chalicelib.failures import record_failure
 from chalicelib.identity import run_id_for
+from chalicelib.storage.executions import ExecutionStore
 from tests.conftest import load_event, put_raw
 from tests.unit.test_history import event, retried_then_failed
 
@@ -30,7 +31,7 @@ class FakeStepFunctions:
 
 
 def with_history(services, events):
-    return dataclasses.replace(services, stepfunctions=FakeStepFunctions(events))
+    return dataclasses.replace(services, executions=ExecutionStore(FakeStepFunctions(events), ""))
 
 
 def ingest_exit(run_id: str) -> dict:

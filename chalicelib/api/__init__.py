@@ -1,0 +1,1 @@
+"""The REST API: Chalice blueprints over :mod:`chalicelib.control`."""

@@ -1,0 +1,44 @@
+"""JSON answers and the mapping of errors to status codes (no stack trace ever leaves)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.control.errors import ConflictError, ControlError, InvalidRequestError, NotFoundError, UnprocessableError
+from chalicelib.errors import ConfigurationError, TransientError
+from chalicelib.observability import logger
+
+_STATUS = {InvalidRequestError: 400, NotFoundError: 404, ConflictError: 409, UnprocessableError: 422}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response({"error": code, "message": message}, status, headers)
+
+
+def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the control plane's errors into JSON error answers with the right status."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except ControlError as error:
+            return error_response(_STATUS.get(type(error), 400), error.code, str(error))
+        except ConfigurationError as error:
+            logger.error("API misconfigured", extra={"error": str(error)})
+            return error_response(503, "not_configured", str(error))
+        except TransientError as error:
+            logger.warning("API call failed transiently", extra={"error": str(error)})
+            return error_response(503, "unavailable", "an AWS service is busy or unreachable; try again", {"Retry-After": "2"})
+        except Exception:  # noqa: BLE001 - logged in full, answered without internals
+            logger.exception("API request failed")
+            return error_response(500, "internal", "an internal error occurred; the API function's log has the details")
+
+    return wrapper

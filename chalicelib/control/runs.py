@@ -1,0 +1,236 @@
+"""Starting, listing, inspecting and redriving runs."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFoundError
+from chalicelib.datasets import UnknownDatasetError
+from chalicelib.history import timeline
+from chalicelib.errors import DataError
+from chalicelib.identity import dataset_from_key, requested_source, run_id_of
+from chalicelib.services import Services
+from chalicelib.storage.executions import NotRedrivableError
+from chalicelib.storage.objects import SourceNotFoundError, s3_uri
+from chalicelib.storage.runs import InvalidPageTokenError, utc_now, utc_timestamp
+
+RUN_STATUSES = ("RUNNING", "WRITING", "SUCCEEDED", "REJECTED", "FAILED")
+MAX_PAGE = 100
+_REDRIVABLE = "FAILED"
+
+
+class StartRequest(TypedDict, total=False):
+    """Body of ``POST /runs`` (see ``schemas/api/start_run.schema.json``)."""
+
+    key: str
+    bucket: str
+    dataset: str
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """The run a start request maps to; ``created`` is False when it already existed."""
+
+    run_id: str
+    execution_arn: str
+    created: bool
+    run: dict[str, Any]
+
+
+def known_dataset(services: Services, name: str) -> str:
+    """``name`` when a schema exists for it; 400 otherwise."""
+    try:
+        services.datasets.get(name)
+    except UnknownDatasetError as error:
+        raise InvalidRequestError(str(error)) from error
+    return name
+
+
+def resolve_dataset(services: Services, key: str, dataset: str | None) -> str:
+    """The dataset a run of ``key`` belongs to; 400 when it is unknown or cannot be told."""
+    name = dataset or dataset_from_key(key)
+    if name is None:
+        raise InvalidRequestError(f"cannot tell the dataset of {key!r}: put it under raw/<dataset>/ or name the dataset")
+    return known_dataset(services, name)
+
+
+def start_run(
+    services: Services, key: str, *, bucket: str | None = None, dataset: str | None = None,
+    version: str | None = None, replay: str | None = None, replay_of: str | None = None,
+) -> StartedRun:
+    """Start a run for an object already in S3, or find the one it already has.
+
+    The execution is named after the run id (bucket, key, object version or
+    ETag, and the replay token if any), so repeating the request never starts
+    a second execution.
+    """
+    bucket = bucket or services.settings.raw_bucket
+    dataset = resolve_dataset(services, key, dataset)
+    try:
+        source = services.objects.head(bucket, key, version)
+    except SourceNotFoundError as error:
+        raise NotFoundError(str(error)) from error
+    run_id = run_id_of(source, replay)
+    existing = services.runs.get(run_id)
+    if existing is not None:
+        return StartedRun(run_id, existing.get("execution_arn", ""), created=False, run=run_view(existing))
+    execution_input = {"bucket": bucket, "key": key, "version": source["version"], "dataset": dataset}
+    if replay is not None:
+        execution_input.update(replay=replay, replay_of=replay_of)
+    started = services.executions.start(run_id, execution_input)
+    return StartedRun(run_id, started.arn, started.created, describe_run(services, run_id))
+
+
+def parse_since(text: str | None) -> str | None:
+    """``since`` as the run table stores times; 400 unless RFC 3339 with a zone (or a date)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text if "T" in text else f"{text}T00:00:00+00:00")
+        return utc_timestamp(moment)
+    except ValueError as error:
+        raise InvalidRequestError(f"since={text!r} is not an RFC 3339 time with a time zone, e.g. 2024-03-15T08:00:00Z") from error
+
+
+def list_runs(
+    services: Services, *, status: str | None = None, dataset: str | None = None, since: str | None = None,
+    limit: int = 50, next_token: str | None = None,
+) -> dict[str, Any]:
+    """A page of runs, newest first: ``{"runs": [...], "next_token": ...}``."""
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidRequestError(f"status={status!r} is not one of {', '.join(RUN_STATUSES)}")
+    if dataset is not None:
+        known_dataset(services, dataset)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
+    try:
+        page = services.runs.list(status=status, dataset=dataset, since=parse_since(since), limit=limit, next_token=next_token)
+    except InvalidPageTokenError as error:
+        raise InvalidRequestError(str(error)) from error
+    return {"runs": [run_view(item) for item in page.runs], "next_token": page.next_token}
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+
+
+def run_view(item: dict[str, Any]) -> dict[str, Any]:
+    """A run as the API shows it (every field always present, ``null`` when unknown)."""
+    finished = item.get("finished_at")
+    return {
+        "run_id": item["run_id"],
+        "status": item.get("status"),
+        "dataset": item.get("dataset"),
+        "source": {
+            "bucket": item.get("source_bucket"),
+            "key": item.get("source_key"),
+            "version": item.get("source_version"),
+            "etag": item.get("source_etag"),
+            "size": item.get("source_size"),
+        },
+        "counts": {
+            "in": item.get("records_in"),
+            "valid": item.get("records_valid"),
+            "invalid": item.get("records_invalid"),
+            "written": item.get("records_written"),
+        },
+        "started_at": item.get("started_at"),
+        "finished_at": finished,
+        "duration_seconds": _seconds_between(item.get("started_at"), finished),
+        "quarantine": item.get("quarantine"),
+        "dlq_message_ids": sorted(item.get("dlq_message_ids") or []),
+        "reason": item.get("reason"),
+        "failed_state": item.get("failed_state"),
+        "error": item.get("error"),
+        "cause": item.get("cause"),
+        "execution_arn": item.get("execution_arn"),
+        "replay_of": item.get("replay_of"),
+        "redrive_count": item.get("redrive_count", 0),
+    }
+
+
+def _outputs(services: Services, manifest_uri: str | None) -> dict[str, Any]:
+    if not manifest_uri:
+        return {"manifest": None, "files": []}
+    bucket, key = manifest_uri.removeprefix("s3://").split("/", 1)
+    manifest = services.objects.get_json(bucket, key) or {}
+    return {"manifest": manifest_uri, "files": [s3_uri(bucket, k) for k in manifest.get("files", [])]}
+
+
+def _pending_view(run_id: str, execution: dict[str, Any]) -> dict[str, Any]:
+    """A run whose execution started but has not recorded it yet (or never could)."""
+    try:
+        requested = requested_source(json.loads(execution.get("input") or "{}"))
+        source = {"source_bucket": requested.bucket, "source_key": requested.key, "source_version": requested.version,
+                  "dataset": requested.dataset or dataset_from_key(requested.key)}
+    except (ValueError, DataError):
+        source = {}
+    status = execution["status"]
+    return run_view({
+        "run_id": run_id,
+        "execution_arn": execution["executionArn"],
+        "status": "RUNNING" if status == "RUNNING" else "FAILED" if status in {"FAILED", "TIMED_OUT", "ABORTED"} else status,
+        "started_at": utc_timestamp(execution["startDate"]),
+        "error": execution.get("error"),
+        "cause": execution.get("cause"),
+        **source,
+    })
+
+
+def describe_run(services: Services, run_id: str) -> dict[str, Any]:
+    """Everything about one run: the run record, its outputs, its execution."""
+    item = services.runs.get(run_id)
+    if item is None:
+        execution = services.executions.describe(services.executions.arn_of(run_id))
+        if execution is None:
+            raise NotFoundError(f"no run {run_id!r}")
+        return {**_pending_view(run_id, execution), "outputs": {"manifest": None, "files": []}}
+    return {**run_view(item), "outputs": _outputs(services, item.get("output_manifest"))}
+
+
+def run_history(services: Services, run_id: str) -> dict[str, Any]:
+    """The run's timeline: each state entered, with times, attempts, retry waits and errors."""
+    run = describe_run(services, run_id)
+    events = services.executions.history(run["execution_arn"])
+    redrives = [e["timestamp"].isoformat() for e in events if e["type"] == "ExecutionRedriven"]
+    return {
+        "run_id": run_id,
+        "execution_arn": run["execution_arn"],
+        "status": run["status"],
+        "redrives": redrives,
+        "states": [visit.to_dict() for visit in timeline(events)],
+    }
+
+
+def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
+    """Resume a FAILED run at the state that failed (Step Functions RedriveExecution).
+
+    The run keeps its id and execution ARN; states that succeeded are not rerun.
+    The run is marked RUNNING before the redrive (so the execution's own writes
+    come after ours) and put back to FAILED if Step Functions refuses.
+    """
+    item = services.runs.get(run_id)
+    if item is None:
+        raise NotFoundError(f"no run {run_id!r}")
+    status = item.get("status")
+    if status != _REDRIVABLE:
+        hint = " (a data problem: fix the data or schema, then replay its dead-letter message)" if status == "REJECTED" else ""
+        raise ConflictError(f"run {run_id} is {status}; only FAILED runs can be redriven{hint}")
+    failure = {k: item[k] for k in ("failed_state", "error", "cause", "finished_at") if k in item}
+    marked = services.runs.update(
+        run_id,
+        {"status": "RUNNING", "redrive_count": int(item.get("redrive_count", 0)) + 1, "redriven_at": utc_now()},
+        if_status=_REDRIVABLE, remove=tuple(failure),
+    )
+    if not marked:
+        raise ConflictError(f"run {run_id} changed while being redriven; look at it again")
+    try:
+        services.executions.redrive(item["execution_arn"])
+    except NotRedrivableError as error:
+        services.runs.update(run_id, {"status": _REDRIVABLE, "redrive_count": int(item.get("redrive_count", 0)), **failure})
+        raise ConflictError(f"Step Functions will not redrive run {run_id}: {error}") from error
+    return describe_run(services, run_id)
