@@ -16,12 +16,20 @@ from chalicelib.api.documents import components
 _ERROR = "Error"
 
 
+# Any route may fail unexpectedly (500) or find AWS unavailable or itself misconfigured (503).
+COMMON_RESPONSES = {500: _ERROR, 503: _ERROR}
+
+
 @dataclass(frozen=True)
 class RouteDoc:
     summary: str
     responses: dict[int, str]  # status -> schema name ("" for no body)
     request: str | None = None
     query: dict[str, str] = field(default_factory=dict)  # name -> description
+
+    @property
+    def all_responses(self) -> dict[int, str]:
+        return {**self.responses, **COMMON_RESPONSES}
 
 
 ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
@@ -71,7 +79,7 @@ def _operation(path: str, method: str, doc: RouteDoc, authorized: bool) -> dict[
         "responses": {
             str(status): {"description": schema or "OpenAPI document",
                           "content": {"application/json": {"schema": _ref(schema) if schema else {"type": "object"}}}}
-            for status, schema in doc.responses.items()
+            for status, schema in doc.all_responses.items()
         },
         "security": [{_SIGV4: []}] if authorized else [],
     }
