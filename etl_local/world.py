@@ -6,30 +6,33 @@ import io
 import json
 import logging
 import os
+import socket
 import sys
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 from unittest import mock
 
 import boto3
+import requests
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 import app as chalice_app
 from chalicelib.observability import logger as function_logger
+from chalicelib.failures import FAILED_EXECUTIONS_PATTERN
 from chalicelib.services import default_services
 from chalicelib.storage.runs import table_definition
 from etl_local import redrive
 from etl_local.bridge import Fault, LambdaBridge
+from etl_local.events import EventBridgeBridge
 from etl_local.clock import VirtualClock
 from etl_local.definition import ETL_DEFINITION, PROJECT_ROOT, render
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 FINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-FAILURE_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 PIPELINE_STEPS = ("ingest", "validate", "transform", "output")
 FAILURE_HANDLER = "on_execution_failed"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
@@ -74,6 +77,12 @@ class ResourceNames:
         return f"{self.prefix}-{step}"
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _chalice_memory_sizes() -> dict[str, int]:
     config = json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text())
     return {name: cfg.get("lambda_memory_size", 128) for name, cfg in config.get("lambda_functions", {}).items()}
@@ -88,6 +97,14 @@ class LocalAws:
         Errors to inject into steps (``etl run --fail``).
     wait_scale
         Fraction of each retry wait to really sleep (0: skip waits, keep them in the history).
+    s3_trigger
+        Start a run for every object created under ``raw/`` in the raw bucket
+        (S3 -> EventBridge rule -> state machine), as the deployed stack does.
+    endpoint_port
+        Serve the emulation over HTTP on 127.0.0.1 at this port (0: any free
+        port), so other processes (aws CLI, boto3, curl) reach it through
+        :attr:`endpoint_url`; every client in this process uses it too.
+        Without it, moto runs in-process only.
     """
 
     def __init__(
@@ -96,6 +113,8 @@ class LocalAws:
         wait_scale: float = 0.0,
         names: ResourceNames | None = None,
         function_log_level: int = logging.WARNING,
+        s3_trigger: bool = False,
+        endpoint_port: int | None = None,
     ) -> None:
         self.function_log_level = function_log_level
         self.names = names or ResourceNames()
@@ -104,8 +123,12 @@ class LocalAws:
             {self.names.function(step): (step, getattr(chalice_app, step)) for step in (*PIPELINE_STEPS, FAILURE_HANDLER)},
             faults,
         )
+        self.events = EventBridgeBridge()
+        self.s3_trigger = s3_trigger
+        self.endpoint_port = endpoint_port
         self._stack = contextlib.ExitStack()
         self.state_machine_arn = ""
+        self.endpoint_url = ""
         self.queue_url = ""
         self.inbox_url = ""
         self.topic_arn = ""
@@ -140,14 +163,31 @@ class LocalAws:
             "AWS_REGION": REGION,
         }
         self._stack.enter_context(mock.patch.dict(os.environ, fake_credentials))
-        self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        if self.endpoint_port is None:
+            self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+        else:
+            self._serve_endpoint()
         self._stack.enter_context(self.clock.installed())
         self._stack.enter_context(self.bridge.installed())
         self._stack.enter_context(redrive.installed())
+        self._stack.enter_context(self.events.installed())
         self._create_storage()
-        self._create_state_machine(self._create_functions())
+        functions = self._create_functions()
+        self._create_state_machine(functions)
+        self._create_rules(functions)
         self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
         default_services.cache_clear()
+
+    def _serve_endpoint(self) -> None:
+        """Start moto's HTTP server in this process; its backends are the ones the bridges patch."""
+        port = self.endpoint_port or _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        self._stack.callback(server.stop)
+        self.endpoint_url = f"http://127.0.0.1:{port}"
+        # AWS_ENDPOINT_URL: every boto3 client of this process; MOTO_PORT: the interpreter's own clients.
+        self._stack.enter_context(mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(port)}))
+        requests.post(f"{self.endpoint_url}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
 
     def function_environment(self) -> dict[str, str]:
         """What the functions read from their environment (see ``chalicelib.config``)."""
@@ -225,17 +265,33 @@ class LocalAws:
             type="STANDARD",
         )["stateMachineArn"]
 
+    def _create_rules(self, function_arns: dict[str, str]) -> None:
+        """The EventBridge rules of the deployed stack: failed executions -> on_execution_failed, and
+        (with ``s3_trigger``) objects created under raw/ -> the state machine."""
+        events = self.client("events")
+        events.put_rule(Name=f"{self.names.prefix}-execution-failed", EventPattern=json.dumps(FAILED_EXECUTIONS_PATTERN))
+        events.put_targets(Rule=f"{self.names.prefix}-execution-failed",
+                           Targets=[{"Id": FAILURE_HANDLER, "Arn": function_arns[FAILURE_HANDLER]}])
+        if not self.s3_trigger:
+            return
+        self.client("s3").put_bucket_notification_configuration(
+            Bucket=self.names.raw_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+        pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"],
+                   "detail": {"bucket": {"name": [self.names.raw_bucket]}, "object": {"key": [{"prefix": "raw/"}]}}}
+        events.put_rule(Name=f"{self.names.prefix}-raw-object-created", EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=f"{self.names.prefix}-raw-object-created", Targets=[{
+            "Id": "etl", "Arn": self.state_machine_arn, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/{self.names.prefix}-events"}])
+
     def start_execution(self, name: str, execution_input: dict[str, Any]) -> str:
         return self.client("stepfunctions").start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
 
-    def wait(self, execution_arn: str, timeout_seconds: float = 120.0, *, deliver_failure_event: bool = True) -> dict[str, Any]:
-        """Wait for the execution to end; deliver the failure event EventBridge would.
+    def wait(self, execution_arn: str, timeout_seconds: float = 120.0) -> dict[str, Any]:
+        """Wait for the execution to end and for its status-change event to be handled.
 
-        On AWS an EventBridge rule on "Step Functions Execution Status Change"
-        invokes ``on_execution_failed``; moto emits no such events, so the same
-        event is built here and sent to the same function.
+        The event goes through EventBridge rules as on AWS (a failed execution's
+        reaches ``on_execution_failed``), so once this returns the run record is final.
         """
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout_seconds
@@ -246,37 +302,6 @@ class LocalAws:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {execution_arn} still {execution['status']} after {timeout_seconds} s")
             time.sleep(0.005)
-        if deliver_failure_event and execution["status"] in FAILURE_STATUSES:
-            self.client("lambda").invoke(
-                FunctionName=self.names.function(FAILURE_HANDLER),
-                Payload=json.dumps(status_change_event(execution), default=str).encode(),
-            )
+        endings = execution.get("redriveCount", 0) + 1
+        self.events.wait_for_status_events(execution_arn, endings, max(deadline - time.monotonic(), 1.0))
         return execution
-
-
-def status_change_event(execution: dict[str, Any]) -> dict[str, Any]:
-    """The "Step Functions Execution Status Change" event AWS sends for an execution."""
-    detail = {
-        "executionArn": execution["executionArn"],
-        "stateMachineArn": execution["stateMachineArn"],
-        "name": execution["name"],
-        "status": execution["status"],
-        "startDate": int(execution["startDate"].timestamp() * 1000),
-        "stopDate": int(execution["stopDate"].timestamp() * 1000) if execution.get("stopDate") else None,
-        "input": execution.get("input"),
-        "output": execution.get("output"),
-        "error": execution.get("error"),
-        "cause": execution.get("cause"),
-    }
-    stopped = execution.get("stopDate") or execution["startDate"]
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "time": stopped.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": ACCOUNT,
-        "region": REGION,
-        "resources": [execution["executionArn"]],
-        "detail": detail,
-    }

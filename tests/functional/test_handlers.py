@@ -10,7 +10,8 @@ from chalice.test import Client
 
 import app
 from etl_local.bridge import Fault
-from etl_local.world import LocalAws, status_change_event
+from etl_local.events import status_change_event
+from etl_local.world import ACCOUNT, REGION, LocalAws
 from tests.conftest import SAMPLES, put_raw
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:serverless-etl-local-etl:handler-test"
@@ -45,8 +46,8 @@ def test_local_stage_names_the_local_resources(world):
 def test_failure_handler_records_a_failed_execution(client):
     with LocalAws(faults=[Fault("transform", "ValueError", 9)]) as world:
         execution_input = put_raw(world, "raw/transactions/t.jsonl", SAMPLES.joinpath("transactions.jsonl").read_bytes())
-        execution = world.wait(world.start_execution("x", execution_input), deliver_failure_event=False)
-        result = invoke(client, "on_execution_failed", status_change_event(execution))
+        execution = world.wait(world.start_execution("x", execution_input))
+        result = invoke(client, "on_execution_failed", status_change_event(execution, ACCOUNT, REGION))
     assert result["action"] == "recorded" and result["failed_state"] == "Transform" and result["error"] == "ValueError"
 
 
