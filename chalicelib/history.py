@@ -86,6 +86,10 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
         if kind.endswith("StateEntered"):
             visit = StateVisit(name=_details(event)["name"], type=kind[: -len("StateEntered")], entered=event["timestamp"])
             visits.append(visit)
+        elif kind.endswith("StateExited"):
+            # A Parallel state's exit follows its last branch's events: find the state by name.
+            name = _details(event).get("name")
+            visit = next((v for v in reversed(visits) if v.name == name and v.exited is None), visit)
         owner[event["id"]] = visit
         if visit is None:
             continue

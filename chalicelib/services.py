@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 import boto3
+from botocore.config import Config
 
 from chalicelib.config import Settings
 from chalicelib.datasets import DatasetRegistry
@@ -45,7 +46,8 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, session: boto3.session.Session | None = None) -> Services:
         session = session or boto3.session.Session()
-        objects = ObjectStore(session.client("s3"))
+        # SigV4 everywhere: presigned uploads into SSE-KMS buckets require it.
+        objects = ObjectStore(session.client("s3", config=Config(signature_version="s3v4")))
         return cls(
             settings=settings,
             objects=objects,

@@ -4,13 +4,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
+from chalicelib.control.runs import RUN_STATUSES
+from etl_local import views
 from etl_local.bridge import Fault
+from etl_local.client import DEFAULT_API, ApiClient, ApiError
 
 EXIT_SUCCEEDED = 0
 EXIT_ERROR = 1
@@ -33,6 +37,14 @@ examples:
   etl run samples/transactions.jsonl --json         one run, JSON report
   etl run data.csv --dataset metrics --out /tmp/o   name the dataset
   etl run samples/transactions.jsonl --fail transform:TransientError:2
+"""
+
+
+SERVE_EPILOG = """\
+examples:
+  etl serve                                         API on :8000, AWS endpoint on :8001
+  etl serve --fail transform:RuntimeError:1         the first Transform invocation fails (try a redrive)
+  aws --endpoint-url http://127.0.0.1:8001 s3 cp samples/transactions.jsonl s3://serverless-etl-local-raw/raw/transactions/
 """
 
 
@@ -60,10 +72,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print a JSON object per run instead of a summary")
     run.add_argument("--out", metavar="DIR", type=Path, default=Path("etl-out"), help="where processed and quarantine files are copied (default: ./etl-out)")
     run.add_argument("--verbose", "-v", action="store_true", help="show the functions' INFO logs on stderr")
-    run.add_argument("--fail", metavar="STEP[:ERROR[:TIMES]]", type=_fault, action="append", default=[],
-                     help="make STEP (ingest, validate, transform, output) raise ERROR (default TransientError) "
-                     "on its first TIMES invocations (default 1); repeatable")
+    _add_fault_option(run)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the local AWS endpoint and the REST API on 127.0.0.1 until Ctrl-C",
+        description="Start the local AWS emulation as an HTTP endpoint (S3, DynamoDB, SQS, SNS, Step Functions, ...) "
+        "and the REST API on 127.0.0.1, sharing one state. Objects created under raw/<dataset>/ in the raw bucket "
+        "start runs (S3 -> EventBridge -> state machine) as on AWS.",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port of the REST API (default 8000)")
+    serve.add_argument("--aws-port", type=int, default=8001, help="port of the AWS endpoint (default 8001; 0: any free port)")
+    serve.add_argument("--verbose", "-v", action="store_true", help="show the functions' INFO logs on stderr")
+    _add_fault_option(serve)
+
+    api_parent = argparse.ArgumentParser(add_help=False)
+    api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
+                            help=f"the REST API (default: $ETL_API_URL or {DEFAULT_API}, the local server); "
+                            "requests to a deployed API are signed with your AWS credentials")
+    api_parent.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    runs = commands.add_parser("runs", parents=[api_parent], help="list runs, newest first")
+    runs.add_argument("--status", choices=RUN_STATUSES)
+    runs.add_argument("--dataset", metavar="NAME")
+    runs.add_argument("--since", metavar="TIME", help="RFC 3339 time or date")
+    runs.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
+    show = commands.add_parser("show", parents=[api_parent], help="show one run")
+    show.add_argument("run_id", metavar="RUN_ID")
+    history = commands.add_parser("history", parents=[api_parent], help="the states a run went through, with attempts and errors")
+    history.add_argument("run_id", metavar="RUN_ID")
+    redrive = commands.add_parser("redrive", parents=[api_parent], help="redrive a FAILED run from the state that failed")
+    redrive.add_argument("run_id", metavar="RUN_ID")
+    dlq = commands.add_parser("dlq", parents=[api_parent], help="peek at the dead-letter queue, or replay messages")
+    dlq.add_argument("--limit", type=int, default=10, help="at most this many messages (default 10)")
+    dlq.add_argument("--replay", metavar="MESSAGE_ID", nargs="+",
+                     help="start a fresh run for each message's source object and delete the message; 'all' for every message")
     return parser
+
+
+def _add_fault_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fail", metavar="STEP[:ERROR[:TIMES]]", type=_fault, action="append", default=[],
+                        help="make STEP (ingest, validate, transform, output) raise ERROR (default TransientError) "
+                        "on its first TIMES invocations (default 1); repeatable")
 
 
 DATA_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
@@ -136,10 +187,48 @@ def run_command(args: argparse.Namespace) -> int:
     return worst
 
 
+def serve_command(args: argparse.Namespace) -> int:
+    from etl_local.serve import serve  # moto loads only when asked for
+
+    try:
+        serve(args.port, args.aws_port, args.fail, logging.INFO if args.verbose else logging.WARNING)
+    except OSError as error:
+        print(f"etl serve: cannot listen on 127.0.0.1 ({error}); pick other ports with --port / --aws-port", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("etl serve: stopped", file=sys.stderr)
+    return EXIT_SUCCEEDED
+
+
+def api_command(args: argparse.Namespace) -> int:
+    client = ApiClient(args.api)
+    try:
+        if args.command == "runs":
+            answer = client.runs(status=args.status, dataset=args.dataset, since=args.since, limit=args.limit)
+        elif args.command == "show":
+            answer = client.show(args.run_id)
+        elif args.command == "history":
+            answer = client.history(args.run_id)
+        elif args.command == "redrive":
+            answer = client.redrive(args.run_id)
+        elif args.replay:
+            answer = client.replay(None if args.replay == ["all"] else args.replay)
+        else:
+            answer = client.dead_letters(args.limit)
+    except ApiError as error:
+        print(f"etl {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(json.dumps(answer, indent=1) if args.json else views.render(args.command, answer, replay=bool(getattr(args, "replay", None))))
+    return EXIT_SUCCEEDED
+
+
+COMMANDS = {"run": run_command, "serve": serve_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return run_command(args)
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
 

@@ -118,9 +118,14 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
+def _timestamp(value: str | None) -> str | None:
+    """Times as the API shows them; Step Functions context times differ between AWS and moto."""
+    return utc_timestamp(value) if value else None
+
+
 def run_view(item: dict[str, Any]) -> dict[str, Any]:
     """A run as the API shows it (every field always present, ``null`` when unknown)."""
-    finished = item.get("finished_at")
+    started, finished = _timestamp(item.get("started_at")), _timestamp(item.get("finished_at"))
     return {
         "run_id": item["run_id"],
         "status": item.get("status"),
@@ -138,9 +143,9 @@ def run_view(item: dict[str, Any]) -> dict[str, Any]:
             "invalid": item.get("records_invalid"),
             "written": item.get("records_written"),
         },
-        "started_at": item.get("started_at"),
+        "started_at": started,
         "finished_at": finished,
-        "duration_seconds": _seconds_between(item.get("started_at"), finished),
+        "duration_seconds": _seconds_between(started, finished),
         "quarantine": item.get("quarantine"),
         "dlq_message_ids": sorted(item.get("dlq_message_ids") or []),
         "reason": item.get("reason"),

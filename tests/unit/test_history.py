@@ -11,7 +11,7 @@ def event(id_: int, kind: str, previous: int, seconds: float, **details) -> dict
     e = {"id": id_, "type": kind, "previousEventId": previous, "timestamp": T0 + timedelta(seconds=seconds)}
     if details:
         key = {"TaskStateEntered": "stateEnteredEventDetails", "TaskStateExited": "stateExitedEventDetails",
-               "ParallelStateEntered": "stateEnteredEventDetails", "TaskFailed": "taskFailedEventDetails",
+               "ParallelStateEntered": "stateEnteredEventDetails", "ParallelStateExited": "stateExitedEventDetails", "TaskFailed": "taskFailedEventDetails",
                "ExecutionFailed": "executionFailedEventDetails"}[kind]
         e[key] = details
     return e
@@ -93,3 +93,21 @@ def test_a_fail_state_is_the_failed_state():
     events[1]["type"] = "FailStateEntered"
     visit = failed_state(timeline(events))
     assert (visit.name, visit.type, visit.error, visit.cause) == ("Rejected", "Fail", "DataRejected", "why")
+
+
+def test_a_parallel_state_exits_after_its_branches():
+    # GIVEN the history moto and AWS write: the Parallel's exit follows its last branch's exit
+    events = [
+        event(1, "ExecutionStarted", 0, 0),
+        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
+        event(3, "TaskStateEntered", 2, 0, name="Output"),
+        event(4, "TaskStateEntered", 2, 0, name="Record"),
+        event(5, "TaskStateExited", 4, 1, name="Record"),
+        event(6, "TaskStateExited", 3, 2, name="Output"),
+        event(7, "ParallelStateExited", 6, 3, name="WriteOutputs"),
+    ]
+    # WHEN the timeline is built
+    visits = {v.name: v for v in timeline(events)}
+    # THEN each state exits at its own exit event
+    assert visits["WriteOutputs"].duration_seconds == 3.0
+    assert visits["Output"].duration_seconds == 2.0 and visits["Record"].duration_seconds == 1.0

@@ -1,0 +1,49 @@
+"""``etl serve``: the local AWS endpoint and the REST API on 127.0.0.1, sharing one state."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import warnings
+from collections.abc import Callable
+from types import FrameType
+
+from chalice.config import Config
+from chalice.local import create_local_server
+
+import app as chalice_app
+from etl_local.bridge import Fault
+from etl_local.world import LocalAws
+
+HOST = "127.0.0.1"  # never reachable from other machines: the local API has no authorization
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def serve(api_port: int, aws_port: int, faults: list[Fault], function_log_level: int,
+          announce: Callable[[str], None] = print) -> None:
+    """Run until interrupted (Ctrl-C or SIGTERM); then stop both servers and the emulation."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
+    _stop_on_sigterm()
+    with LocalAws(faults=faults, s3_trigger=True, endpoint_port=aws_port, function_log_level=function_log_level) as world:
+        config = Config.create(chalice_stage="local", lambda_timeout=300, lambda_memory_size=256)
+        api = create_local_server(chalice_app.app, config, HOST, api_port)
+        thread = threading.Thread(target=api.server.serve_forever, name="etl-api", daemon=True)
+        thread.start()
+        announce(
+            f"AWS endpoint  {world.endpoint_url}  (raw bucket s3://{world.names.raw_bucket}; "
+            f"any access key works, region {world.client('s3').meta.region_name})\n"
+            f"REST API      http://{HOST}:{api_port}  (try: curl http://{HOST}:{api_port}/runs)\n"
+            "Uploads under raw/<dataset>/ start runs. Ctrl-C stops everything."
+        )
+        try:
+            threading.Event().wait()
+        finally:
+            api.shutdown()
+            thread.join(timeout=5)

@@ -1,0 +1,82 @@
+"""Readable renderings of the API's answers for the ``etl`` commands (``--json`` prints them raw)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def _counts(run: dict[str, Any]) -> str:
+    c = run["counts"]
+    return f"{c['in'] if c['in'] is not None else '-'} in, {c['valid'] if c['valid'] is not None else '-'} valid, " \
+           f"{c['invalid'] if c['invalid'] is not None else '-'} quarantined, {c['written'] if c['written'] is not None else '-'} written"
+
+
+def run_lines(run: dict[str, Any]) -> list[str]:
+    source = run["source"]
+    lines = [
+        f"{run['status']:<9} {run['run_id']}  ({run['dataset']}: s3://{source['bucket']}/{source['key']})",
+        f"  records: {_counts(run)}",
+        f"  started {run['started_at']}" + (f", finished {run['finished_at']} ({run['duration_seconds']} s)" if run["finished_at"] else ""),
+        f"  execution: {run['execution_arn']}",
+    ]
+    if run.get("replay_of"):
+        lines.append(f"  replays: {run['replay_of']}")
+    if run["redrive_count"]:
+        lines.append(f"  redriven: {run['redrive_count']} time(s)")
+    if run["reason"]:
+        lines.append(f"  reason: {run['reason']}")
+    if run["error"]:
+        lines.append(f"  failed at {run['failed_state']}: {run['error']}")
+    outputs = run.get("outputs", {}).get("files", [])
+    if outputs:
+        lines.append(f"  parquet: {len(outputs)} file(s), e.g. {outputs[0]}")
+    if run["quarantine"]:
+        lines.append(f"  quarantine: {run['quarantine']}")
+    if run["dlq_message_ids"]:
+        lines.append(f"  dead-letter messages: {', '.join(run['dlq_message_ids'])}")
+    return lines
+
+
+def _runs(page: dict[str, Any]) -> list[str]:
+    lines = [f"{r['status']:<9} {r['run_id']:<45} {r['dataset'] or '-':<13} {r['started_at']}  {_counts(r)}" for r in page["runs"]]
+    if page["next_token"]:
+        lines.append("(more: raise --limit or narrow with --status/--dataset/--since)")
+    return lines or ["no runs"]
+
+
+def _history(history: dict[str, Any]) -> list[str]:
+    lines = [f"{history['status']} {history['run_id']}" + (f"  (redriven at {', '.join(history['redrives'])})" if history["redrives"] else "")]
+    for state in history["states"]:
+        duration = f"{state['duration_seconds']:.3f} s" if state["duration_seconds"] is not None else "unfinished"
+        waits = "/".join(f"{w:.1f}s" for w in state["retry_waits_seconds"] if w is not None)
+        tries = f"  x{state['attempts']} (waits {waits})" if state["attempts"] > 1 else ""
+        error = f"  {state['error']}" if state["error"] else ""
+        lines.append(f"  {state['entered']}  {state['name']:<24} {state['type']:<9} {duration:>11}{tries}{error}")
+    return lines
+
+
+def _dead_letters(page: dict[str, Any]) -> list[str]:
+    lines = [f"{m['message_id']}  {m['kind'] or '-':<11} {m['run_id'] or '-':<45} age {m['age_seconds']:.0f} s  {m['reason'] or ''}"
+             for m in page["messages"]]
+    return lines or ["the dead-letter queue is empty"]
+
+
+def _replay(result: dict[str, Any]) -> list[str]:
+    lines = []
+    for r in result["results"]:
+        detail = r.get("run_id") or r.get("message") or ""
+        lines.append(f"{r['message_id']}  {r['outcome']:<15} {detail}")
+    if result["remaining"]:
+        lines.append("(more messages wait: run the replay again)")
+    return lines or ["nothing to replay"]
+
+
+def render(command: str, answer: dict[str, Any], replay: bool = False) -> str:
+    if command == "runs":
+        lines = _runs(answer)
+    elif command == "history":
+        lines = _history(answer)
+    elif command == "dlq":
+        lines = _replay(answer) if replay else _dead_letters(answer)
+    else:  # show, redrive: one run
+        lines = run_lines(answer)
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""`etl serve` over real HTTP: upload through the local S3 endpoint, follow, fail, redrive and replay runs."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+import pytest
+import requests
+
+from chalicelib.identity import run_id_for
+from etl_local import cli
+from tests.conftest import SAMPLES
+
+RAW_BUCKET = "serverless-etl-local-raw"
+FINAL = {"SUCCEEDED", "FAILED", "REJECTED"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    api: str
+    aws: str
+
+    def get(self, path: str) -> dict:
+        response = requests.get(self.api + path, timeout=30)
+        assert response.ok, response.text
+        return response.json()
+
+    def post(self, path: str, body: dict | None = None) -> requests.Response:
+        return requests.post(self.api + path, json=body, timeout=30)
+
+    def upload(self, key: str, path) -> str:
+        s3 = boto3.client("s3", endpoint_url=self.aws, region_name="us-east-1",
+                          aws_access_key_id="any", aws_secret_access_key="any")
+        version = s3.put_object(Bucket=RAW_BUCKET, Key=key, Body=path.read_bytes())["VersionId"]
+        return run_id_for(RAW_BUCKET, key, version)
+
+    def finished(self, run_id: str, timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = requests.get(f"{self.api}/runs/{run_id}", timeout=30)
+            if response.ok and response.json()["status"] in FINAL:
+                return response.json()
+            time.sleep(0.2)
+        pytest.fail(f"run {run_id} did not finish in {timeout} s")
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    api_port, aws_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "etl_local.cli", "serve", "--port", str(api_port), "--aws-port", str(aws_port),
+         "--fail", "transform:RuntimeError:1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    running = Server(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if requests.get(running.api + "/health", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"etl serve did not start: {process.communicate()}")
+        time.sleep(0.2)
+    yield running
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def test_serve_runs_uploads_and_redrives_and_replays_over_http(server, capsys):
+    # GIVEN a file dropped into the raw bucket through the S3 endpoint, while Transform's first call fails
+    failing = server.upload("raw/transactions/transactions_with_errors.csv", SAMPLES / "transactions_with_errors.csv")
+
+    # THEN the S3 event started a run, which failed at Transform
+    failed = server.finished(failing)
+    assert (failed["status"], failed["failed_state"], failed["error"]) == ("FAILED", "Transform", "RuntimeError")
+    history = server.get(f"/runs/{failing}/history")
+    assert history["states"][-1]["name"] == "Transform" and history["states"][-1]["error"] == "RuntimeError"
+
+    # WHEN it is redriven, it resumes at Transform and succeeds in the same execution
+    assert server.post(f"/runs/{failing}/redrive").status_code == 202
+    redriven = server.finished(failing)
+    assert redriven["status"] == "SUCCEEDED" and redriven["execution_arn"] == failed["execution_arn"]
+    assert redriven["counts"] == {"in": 30, "valid": 28, "invalid": 2, "written": 28}
+    states = [s["name"] for s in server.get(f"/runs/{failing}/history")["states"]]
+    assert states.count("Ingest") == 1 and states.count("Transform") == 2 and states[-1] == "Succeeded"
+
+    # AND a second upload simply succeeds
+    clean = server.finished(server.upload("raw/transactions/transactions.jsonl", SAMPLES / "transactions.jsonl"))
+    assert clean["status"] == "SUCCEEDED" and clean["counts"]["written"] == 24
+
+    # WHEN the quarantine message of the first run is replayed
+    [message] = server.get("/dlq")["messages"]
+    assert message["run_id"] == failing and message["kind"] == "QUARANTINED"
+    [result] = server.post("/dlq/replay", {"message_ids": [message["message_id"]]}).json()["results"]
+
+    # THEN a fresh run of the same object succeeds and the message is gone
+    replay = server.finished(result["run_id"])
+    assert result["outcome"] == "started" and replay["replay_of"] == failing and replay["status"] == "SUCCEEDED"
+    assert message["message_id"] not in [m["message_id"] for m in server.get("/dlq")["messages"]]
+
+    # AND the CLI sees the same runs through the same API
+    assert cli.main(["runs", "--api", server.api, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["run_id"] for r in listed] == [result["run_id"], clean["run_id"], failing]
+
+    # WHEN interrupted (Ctrl-C), it stops cleanly
+    server.process.send_signal(signal.SIGINT)
+    out, err = server.process.communicate(timeout=20)
+    assert server.process.returncode == 0 and "stopped" in err
+    assert "AWS endpoint  " + server.aws in out and "REST API      " + server.api in out
