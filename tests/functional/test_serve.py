@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import boto3
 import pytest
@@ -127,3 +129,22 @@ def test_serve_runs_uploads_and_redrives_and_replays_over_http(server, capsys):
     out, err = server.process.communicate(timeout=20)
     assert server.process.returncode == 0 and "stopped" in err
     assert "AWS endpoint  " + server.aws in out and "REST API      " + server.api in out
+
+
+def readme_walkthrough() -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("<!-- walkthrough:start -->", 1)[1].split("<!-- walkthrough:end -->", 1)[0]
+    return block.strip().removeprefix("```bash").removesuffix("```")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the README walk-through uses curl")
+def test_the_readme_walkthrough_works_as_written(server):
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_walkthrough()], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).parents[2], env={**os.environ, "ETL_API_URL": server.api},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "FAILED Transform RuntimeError" in lines  # step 2
+    assert "RUNNING" in lines and "SUCCEEDED 28 1" in lines  # step 4: redriven, 28 records written
+    assert any(line.startswith("SUCCEEDED transactions_with_errors-") for line in lines)  # step 5: the replay
