@@ -142,25 +142,17 @@ def _expand(paths: list[Path]) -> list[Path]:
 
 def _summary(report: dict) -> str:
     lines = [
-        f"{report['status']:<9} {report['run_id']}  ({report['dataset']}: s3://{report['source']['bucket']}/{report['source']['key']})",
+        views.headline(report["status"], report["run_id"], report["dataset"], report["source"]["bucket"], report["source"]["key"]),
         f"  records: {report['records_in']} in, {report['records_valid']} valid, {report['records_invalid']} quarantined, "
         f"{report['records_written']} written",
+        *views.outcome_lines(report["reason"], report["failed_state"], report["error"]),
     ]
-    if report["reason"]:
-        lines.append(f"  reason: {report['reason']}")
-    if report["error"]:
-        lines.append(f"  failed at {report['failed_state']}: {report['error']}")
     path = " -> ".join(
         s["name"] + (f" (x{s['attempts']}, waits {'/'.join(f'{w:.1f}s' for w in s['retry_waits_seconds'])})" if s["attempts"] > 1 else "")
         for s in report["states"]
     )
     lines.append(f"  states: {path}")
-    if report["outputs"]:
-        lines.append(f"  parquet: {len(report['outputs'])} file(s), e.g. {report['outputs'][0]}")
-    if report["quarantine"]:
-        lines.append(f"  quarantine: {report['quarantine']}")
-    if report["dlq_messages"]:
-        lines.append(f"  dead-letter messages: {report['dlq_messages']}")
+    lines += views.output_lines(report["outputs"], report["quarantine"], report["dlq_messages"])
     return "\n".join(lines)
 
 

@@ -10,10 +10,29 @@ def _counts(run: dict[str, Any]) -> str:
            f"{c['invalid'] if c['invalid'] is not None else '-'} quarantined, {c['written'] if c['written'] is not None else '-'} written"
 
 
+def headline(status: str, run_id: str, dataset: str | None, bucket: str | None, key: str | None) -> str:
+    return f"{status:<9} {run_id}  ({dataset}: s3://{bucket}/{key})"
+
+
+def outcome_lines(reason: str | None, failed_state: str | None, error: str | None) -> list[str]:
+    """Why a run did not succeed (nothing when it did)."""
+    return ([f"  reason: {reason}"] if reason else []) + ([f"  failed at {failed_state}: {error}"] if error else [])
+
+
+def output_lines(outputs: list[str], quarantine: str | None, dead_letters: Any) -> list[str]:
+    """Where the run's records went."""
+    lines = [f"  parquet: {len(outputs)} file(s), e.g. {outputs[0]}"] if outputs else []
+    if quarantine:
+        lines.append(f"  quarantine: {quarantine}")
+    if dead_letters:
+        lines.append(f"  dead-letter messages: {dead_letters}")
+    return lines
+
+
 def run_lines(run: dict[str, Any]) -> list[str]:
     source = run["source"]
     lines = [
-        f"{run['status']:<9} {run['run_id']}  ({run['dataset']}: s3://{source['bucket']}/{source['key']})",
+        headline(run["status"], run["run_id"], run["dataset"], source["bucket"], source["key"]),
         f"  records: {_counts(run)}",
         f"  started {run['started_at']}" + (f", finished {run['finished_at']} ({run['duration_seconds']} s)" if run["finished_at"] else ""),
         f"  execution: {run['execution_arn']}",
@@ -22,18 +41,8 @@ def run_lines(run: dict[str, Any]) -> list[str]:
         lines.append(f"  replays: {run['replay_of']}")
     if run["redrive_count"]:
         lines.append(f"  redriven: {run['redrive_count']} time(s)")
-    if run["reason"]:
-        lines.append(f"  reason: {run['reason']}")
-    if run["error"]:
-        lines.append(f"  failed at {run['failed_state']}: {run['error']}")
-    outputs = run.get("outputs", {}).get("files", [])
-    if outputs:
-        lines.append(f"  parquet: {len(outputs)} file(s), e.g. {outputs[0]}")
-    if run["quarantine"]:
-        lines.append(f"  quarantine: {run['quarantine']}")
-    if run["dlq_message_ids"]:
-        lines.append(f"  dead-letter messages: {', '.join(run['dlq_message_ids'])}")
-    return lines
+    lines += outcome_lines(run["reason"], run["failed_state"], run["error"])
+    return lines + output_lines(run.get("outputs", {}).get("files", []), run["quarantine"], ", ".join(run["dlq_message_ids"]))
 
 
 def _runs(page: dict[str, Any]) -> list[str]:
