@@ -15,6 +15,7 @@ from chalice.app import CloudWatchEvent
 
 from chalicelib.api.catalog import catalog_api
 from chalicelib.api.deadletters import dlq_api
+from chalicelib.api.responses import refuse_web_pages
 from chalicelib.api.runs import runs_api
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN, record_failure
 from chalicelib.ingest import ingest as ingest_stage
@@ -28,6 +29,7 @@ app = Chalice(app_name="serverless-etl")
 app.register_blueprint(runs_api)
 app.register_blueprint(dlq_api)
 app.register_blueprint(catalog_api)
+app.register_middleware(refuse_web_pages, "http")
 
 
 @app.lambda_function(name="ingest")

@@ -9,7 +9,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
-from chalicelib.control.errors import InvalidRequestError
+from chalicelib.control.errors import InvalidRequestError, UnprocessableError
 
 API_SCHEMAS_DIR = DEFAULT_SCHEMAS_DIR / "api"
 _SUFFIX = ".schema.json"
@@ -31,11 +31,11 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def checked_body(body: Any, schema: str) -> dict[str, Any]:
-    """Return ``body`` when it satisfies ``schema``; otherwise 400 naming the field and the rule."""
+    """Return ``body`` when it satisfies ``schema``; otherwise 422 naming the field and the rule."""
     if body is None:
         raise InvalidRequestError(f"the request needs a JSON body ({schema})")
     error = next(iter(sorted(validator(schema).iter_errors(body), key=lambda e: e.path)), None)
     if error is not None:
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-        raise InvalidRequestError(f"{where}: {error.message} ({error.validator})")
+        raise UnprocessableError(f"{where}: {error.message} ({error.validator})")
     return body

@@ -16,8 +16,9 @@ from chalicelib.api.documents import components
 _ERROR = "Error"
 
 
-# Any route may fail unexpectedly (500) or find AWS unavailable or itself misconfigured (503).
-COMMON_RESPONSES = {500: _ERROR, 503: _ERROR}
+# Any route refuses browsers' cross-site requests (403), may fail unexpectedly (500), or find AWS
+# unavailable or itself misconfigured (503).
+COMMON_RESPONSES = {403: _ERROR, 500: _ERROR, 503: _ERROR}
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,10 @@ class RouteDoc:
 ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
     ("POST", "/runs"): RouteDoc(
         "Start a run for an object already in the raw bucket (idempotent per object version)",
-        {202: "Run", 200: "Run", 400: _ERROR, 404: _ERROR}, request="StartRun"),
+        {202: "Run", 200: "Run", 400: _ERROR, 404: _ERROR, 422: _ERROR}, request="StartRun"),
     ("POST", "/uploads"): RouteDoc(
         "Get a presigned PUT URL into raw/<dataset>/; the upload starts a run",
-        {201: "Upload", 400: _ERROR}, request="CreateUpload"),
+        {201: "Upload", 400: _ERROR, 422: _ERROR}, request="CreateUpload"),
     ("GET", "/runs"): RouteDoc(
         "List runs, newest first", {200: "RunPage", 400: _ERROR},
         query={"status": "RUNNING, WRITING, SUCCEEDED, REJECTED or FAILED", "dataset": "dataset name",
@@ -54,7 +55,7 @@ ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
         query={"limit": "1-100, default 10"}),
     ("POST", "/dlq/replay"): RouteDoc(
         "Start a fresh run for each message's source object; delete each message once its run started",
-        {200: "ReplayResult", 400: _ERROR}, request="ReplayDeadLetters"),
+        {200: "ReplayResult", 400: _ERROR, 422: _ERROR}, request="ReplayDeadLetters"),
     ("GET", "/datasets"): RouteDoc("The datasets, with schema and transform settings", {200: "DatasetList"}),
     ("GET", "/datasets/{name}"): RouteDoc("One dataset", {200: "Dataset", 404: _ERROR}),
     ("GET", "/health"): RouteDoc("Liveness (no authorization)", {200: "Health"}),

@@ -42,3 +42,15 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             return error_response(500, "internal", "an internal error occurred; the API function's log has the details")
 
     return wrapper
+
+
+def refuse_web_pages(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice HTTP middleware: answer 403 to requests a browser made for a web page.
+
+    The API is for programs (curl, the CLI, SDKs).  Browsers send ``Origin`` on
+    cross-site requests; without this check any page a developer opens could
+    POST to the unauthenticated local server (``/dlq/replay``, ``/redrive``).
+    """
+    if request.headers.get("origin"):
+        return error_response(403, "forbidden", "requests from web pages are refused (Origin header present)")
+    return get_response(request)

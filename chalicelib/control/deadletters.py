@@ -5,8 +5,10 @@ from typing import Any
 
 from chalicelib.control.errors import ControlError, InvalidRequestError
 from chalicelib.control.runs import start_run
+from chalicelib.observability import logger
 from chalicelib.services import Services
 from chalicelib.storage.deadletters import DeadLetter
+from chalicelib.storage.runs import utc_timestamp
 
 MAX_PEEK = 100
 MAX_REPLAY = 100
@@ -25,7 +27,7 @@ def letter_view(letter: DeadLetter) -> dict[str, Any]:
         "counts": {"in": body.get("records_in"), "valid": body.get("records_valid"), "invalid": body.get("records_invalid")},
         "quarantine": body.get("quarantine"),
         "first_reasons": body.get("reasons") or [],
-        "sent_at": letter.sent_at.isoformat(),
+        "sent_at": utc_timestamp(letter.sent_at),
         "age_seconds": letter.age_seconds(),
         "receive_count": letter.receive_count,
     }
@@ -50,6 +52,9 @@ def _replay_one(services: Services, letter: DeadLetter) -> dict[str, Any]:
         )
     except ControlError as error:
         return {**result, "outcome": "skipped", "error": error.code, "message": str(error)}
+    except Exception as error:  # noqa: BLE001 - one message's failure must not lose the others' report
+        logger.exception("dead-letter replay failed", extra={"message_id": letter.message_id})
+        return {**result, "outcome": "skipped", "error": "failed", "message": f"{type(error).__name__}: {error}"}
     services.deadletters.delete(letter)  # only once its new run exists
     return {
         **result,
@@ -73,16 +78,17 @@ def replay(services: Services, message_ids: list[str] | None = None) -> dict[str
     dict
         ``results``: per message, ``outcome`` ``started``, ``already_started``
         (a replay of this message had started before), ``skipped`` (kept in
-        the queue, with ``error`` and ``message``) or ``not_found``.
+        the queue, with ``error`` and ``message``) or ``not_found`` (not in the
+        queue, or held by another replay for up to two minutes).
     """
     wanted = None if message_ids is None else set(message_ids)
     taken, others = services.deadletters.hold(wanted, limit=MAX_REPLAY)
+    results: list[dict[str, Any]] = []
     try:
         results = [_replay_one(services, letter) for letter in taken]
-        skipped = [letter for letter, result in zip(taken, results) if result["outcome"] == "skipped"]
     finally:
-        services.deadletters.release(others)
-    services.deadletters.release(skipped)
+        replayed = {r["message_id"] for r in results if r["outcome"] != "skipped"}
+        services.deadletters.release(others + [letter for letter in taken if letter.message_id not in replayed])
     found = {letter.message_id for letter in taken}
     results += [{"message_id": m, "outcome": "not_found"} for m in (message_ids or []) if m not in found]
     return {"results": results, "remaining": message_ids is None and len(taken) == MAX_REPLAY}

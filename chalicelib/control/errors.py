@@ -27,6 +27,6 @@ class ConflictError(ControlError):
 
 
 class UnprocessableError(ControlError):
-    """The request is well-formed but cannot be carried out as asked (422)."""
+    """The body is JSON but breaks its request schema (422)."""
 
     code = "unprocessable"

@@ -66,7 +66,10 @@ def start_run(
     ETag, and the replay token if any), so repeating the request never starts
     a second execution.
     """
-    bucket = bucket or services.settings.raw_bucket
+    raw_bucket = services.settings.raw_bucket
+    if bucket not in (None, raw_bucket):
+        raise InvalidRequestError(f"runs read from the raw bucket {raw_bucket!r} only, not {bucket!r}")
+    bucket = raw_bucket
     dataset = resolve_dataset(services, key, dataset)
     try:
         source = services.objects.head(bucket, key, version)
@@ -178,7 +181,7 @@ def _pending_view(run_id: str, execution: dict[str, Any]) -> dict[str, Any]:
     return run_view({
         "run_id": run_id,
         "execution_arn": execution["executionArn"],
-        "status": "RUNNING" if status == "RUNNING" else "FAILED" if status in {"FAILED", "TIMED_OUT", "ABORTED"} else status,
+        "status": "FAILED" if status in {"FAILED", "TIMED_OUT", "ABORTED"} else "SUCCEEDED" if status == "SUCCEEDED" else "RUNNING",
         "started_at": utc_timestamp(execution["startDate"]),
         "error": execution.get("error"),
         "cause": execution.get("cause"),
@@ -201,14 +204,11 @@ def run_history(services: Services, run_id: str) -> dict[str, Any]:
     """The run's timeline: each state entered, with times, attempts, retry waits and errors."""
     run = describe_run(services, run_id)
     events = services.executions.history(run["execution_arn"])
-    redrives = [e["timestamp"].isoformat() for e in events if e["type"] == "ExecutionRedriven"]
-    return {
-        "run_id": run_id,
-        "execution_arn": run["execution_arn"],
-        "status": run["status"],
-        "redrives": redrives,
-        "states": [visit.to_dict() for visit in timeline(events)],
-    }
+    redrives = [utc_timestamp(e["timestamp"]) for e in events if e["type"] == "ExecutionRedriven"]
+    states = [visit.to_dict() for visit in timeline(events)]
+    for state in states:
+        state.update(entered=_timestamp(state["entered"]), exited=_timestamp(state["exited"]))
+    return {"run_id": run_id, "execution_arn": run["execution_arn"], "status": run["status"], "redrives": redrives, "states": states}
 
 
 def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
@@ -235,7 +235,11 @@ def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
         raise ConflictError(f"run {run_id} changed while being redriven; look at it again")
     try:
         services.executions.redrive(item["execution_arn"])
-    except NotRedrivableError as error:
-        services.runs.update(run_id, {"status": _REDRIVABLE, "redrive_count": int(item.get("redrive_count", 0)), **failure})
-        raise ConflictError(f"Step Functions will not redrive run {run_id}: {error}") from error
+    except Exception as error:
+        # Whatever stopped the redrive (refusal, throttling, permissions), the run is still FAILED.
+        services.runs.update(run_id, {"status": _REDRIVABLE, "redrive_count": int(item.get("redrive_count", 0)), **failure},
+                             if_status="RUNNING")
+        if isinstance(error, NotRedrivableError):
+            raise ConflictError(f"Step Functions will not redrive run {run_id}: {error}") from error
+        raise
     return describe_run(services, run_id)

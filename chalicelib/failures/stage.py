@@ -14,7 +14,7 @@ from chalicelib.errors import DataError
 from chalicelib.history import failed_state, timeline
 from chalicelib.identity import requested_source, run_id_of
 from chalicelib.services import Services
-from chalicelib.storage.runs import RUN_KIND, utc_now, utc_timestamp
+from chalicelib.storage.runs import RUN_KIND, TTL_ATTRIBUTE, expiry_for, utc_now, utc_timestamp
 
 # The EventBridge rule Chalice creates for on_execution_failed.  It cannot name this
 # state machine (Chalice does not know its ARN), so record_failure ignores events of
@@ -53,6 +53,7 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     run_id = _run_id(events, detail, services)
     state_name = failed.name if failed else None
     updated = False
+    started_at = utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, timezone.utc))
     if run_id is not None:
         updated = services.runs.update(
             run_id,
@@ -65,7 +66,8 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
                 "execution_arn": execution_arn,
                 # a run that failed before ingest recorded it must still be listed
                 "kind": RUN_KIND,
-                "started_at": utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, timezone.utc)),
+                "started_at": started_at,
+                TTL_ATTRIBUTE: expiry_for(started_at),
             },
             owner=execution_arn,
         )

@@ -9,6 +9,7 @@ from typing import Any
 from chalicelib.errors import ConfigurationError, transient_aws_errors
 
 _BATCH = 10  # ReceiveMessage returns at most 10 messages
+_MAX_SCANNED = 1000  # messages one replay looks through for the ones it was asked for
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class DeadLetterQueue:
         taken: dict[str, DeadLetter] = {}
         others: dict[str, DeadLetter] = {}
         while (wanted is None and len(taken) < limit) or (wanted is not None and not wanted <= taken.keys()):
+            if len(others) >= _MAX_SCANNED:  # the rest of a long queue stays untouched
+                break
             batch = self._receive(visibility_seconds=hold_seconds, wait_seconds=1)
             if not batch:
                 break

@@ -31,6 +31,8 @@ INDEX_BY_STATUS = "runs_by_status"
 INDEX_BY_DATASET = "runs_by_dataset"
 _INDEX_KEYS = {INDEX_ALL: "kind", INDEX_BY_STATUS: "status", INDEX_BY_DATASET: "dataset"}
 TTL_ATTRIBUTE = "expires_at"
+_QUERY_PAGE = 100  # items read per query when a filter drops some
+_MAX_QUERIES = 10  # bounds one request's reads; a short page with a next_token may follow
 RETENTION_SECONDS = 180 * 24 * 3600  # DynamoDB's TTL deletes a run 180 days after it started
 
 
@@ -90,18 +92,21 @@ class RunPage:
     next_token: str | None
 
 
-def _encode_token(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+def _encode_token(query: list[Any], key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"q": query, "k": key}, sort_keys=True).encode()).decode()
 
 
-def _decode_token(token: str) -> dict[str, Any]:
+def _decode_token(token: str, query: list[Any]) -> dict[str, Any]:
+    """The start key in ``token``, which must come from the same query (index, key, since, filter)."""
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+        decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise InvalidPageTokenError("next_token is not one this API returned") from error
-    if not isinstance(key, dict) or "run_id" not in key:
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("k"), dict):
         raise InvalidPageTokenError("next_token is not one this API returned")
-    return key
+    if decoded.get("q") != query:
+        raise InvalidPageTokenError("next_token belongs to a listing with other filters; repeat those filters or start over")
+    return decoded["k"]
 
 
 def _plain(value: Any) -> Any:
@@ -190,7 +195,8 @@ class RunStore:
         since
             Only runs started at or after this time (a :func:`utc_timestamp`).
         limit
-            At most this many runs on the page.
+            At most this many runs on the page (fewer, with a ``next_token``, when a
+            status + dataset filter matches few of the runs read).
         next_token
             Where the previous page ended.
 
@@ -200,6 +206,8 @@ class RunStore:
             When ``next_token`` was not returned by this method.
         """
         index, key = (INDEX_BY_STATUS, status) if status else (INDEX_BY_DATASET, dataset) if dataset else (INDEX_ALL, RUN_KIND)
+        filtered = bool(status and dataset)
+        query = [index, key, since, dataset if filtered else None]
         names = {"#k": _INDEX_KEYS[index]}
         values: dict[str, Any] = {":k": {"S": key}}
         condition = "#k = :k"
@@ -213,23 +221,38 @@ class RunStore:
             "KeyConditionExpression": condition,
             "ScanIndexForward": False,
         }
-        if status and dataset:
+        if filtered:
             names["#d"] = "dataset"
             values[":d"] = {"S": dataset}
             args["FilterExpression"] = "#d = :d"
         args["ExpressionAttributeNames"], args["ExpressionAttributeValues"] = names, values
-        start_key = _decode_token(next_token) if next_token else None
-        runs: list[dict[str, Any]] = []
-        while len(runs) < limit:
+        start_key = _decode_token(next_token, query) if next_token else None
+        items: list[dict[str, Any]] = []
+        for _ in range(_MAX_QUERIES):
             if start_key:
                 args["ExclusiveStartKey"] = start_key
-            with transient_aws_errors(f"query {index}"):
-                page = self._ddb.query(**args, Limit=limit - len(runs))
-            runs.extend(_plain({k: _DESERIALIZER.deserialize(v) for k, v in item.items()}) for item in page["Items"])
-            start_key = page.get("LastEvaluatedKey")
-            if not start_key:
+            # DynamoDB applies Limit before the filter: a filtered query reads whole pages.
+            page = self._query(args, _QUERY_PAGE if filtered else limit - len(items))
+            room = limit - len(items)
+            if len(page["Items"]) > room:  # a filtered page held more than fits: resume after the last one kept
+                items.extend(page["Items"][:room])
+                start_key = {name: items[-1][name] for name in ("run_id", "started_at", _INDEX_KEYS[index])}
                 break
-        return RunPage(runs, _encode_token(start_key) if start_key else None)
+            items.extend(page["Items"])
+            start_key = page.get("LastEvaluatedKey")
+            if not start_key or len(items) == limit:
+                break
+        runs = [_plain({k: _DESERIALIZER.deserialize(v) for k, v in item.items()}) for item in items]
+        return RunPage(runs, _encode_token(query, start_key) if start_key else None)
+
+    def _query(self, args: dict[str, Any], limit: int) -> dict[str, Any]:
+        try:
+            with transient_aws_errors(f"query {args['IndexName']}"):
+                return self._ddb.query(**args, Limit=limit)
+        except ClientError as error:
+            if "ExclusiveStartKey" in args and error.response.get("Error", {}).get("Code") == "ValidationException":
+                raise InvalidPageTokenError("next_token is not one this API returned") from error
+            raise
 
     def update(
         self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, unless_status: tuple[str, ...] = (),

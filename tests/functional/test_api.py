@@ -106,15 +106,17 @@ def test_a_new_object_version_is_a_new_run(api):
         ({"key": "raw/transactions/missing.jsonl"}, 404, "does not exist"),
         ({"key": "raw/nosuch/t.jsonl"}, 400, "unknown dataset 'nosuch'"),
         ({"key": "elsewhere/t.jsonl"}, 400, "cannot tell the dataset"),
-        ({"bucket": "b"}, 400, "$: 'key' is a required property (required)"),
-        ({"key": "raw/transactions/t.jsonl", "color": "red"}, 400, "Additional properties are not allowed"),
-        ({"key": "raw/transactions/t.jsonl", "dataset": "Bad Name"}, 400, "$.dataset"),
+        ({"key": "raw/transactions/t.jsonl", "bucket": "serverless-etl-local-processed"}, 400, "raw bucket"),
+        ({"bucket": "b"}, 422, "$: 'key' is a required property (required)"),
+        ({"key": "raw/transactions/t.jsonl", "color": "red"}, 422, "Additional properties are not allowed"),
+        ({"key": "raw/transactions/t.jsonl", "dataset": "Bad Name"}, 422, "$.dataset"),
     ],
 )
 def test_start_errors_say_what_is_wrong(api, body, status, words):
+    api.put("raw/transactions/t.jsonl")
     response = api.call("POST", "/runs", body)
     assert response.status_code == status and words in response.json_body["message"]
-    assert response.json_body["error"] == {400: "invalid_request", 404: "not_found"}[status]
+    assert response.json_body["error"] == {400: "invalid_request", 404: "not_found", 422: "unprocessable"}[status]
     assert executions(api) == []
 
 
@@ -151,6 +153,29 @@ def test_runs_are_listed_newest_first_in_pages_and_filtered(api):
     since = api.call("GET", f"/runs?since={metrics['started_at']}").json_body["runs"]
     assert [r["run_id"] for r in since] == [metrics["run_id"]]
     assert api.call("GET", "/runs?since=2999-01-01").json_body == {"runs": [], "next_token": None}
+
+
+def test_a_filtered_listing_reads_whole_pages_and_resumes_after_the_last_run_shown(api, monkeypatch):
+    # GIVEN five succeeded runs, two of them metrics
+    older, newer = (api.run(f"raw/metrics/m{i}.json", SAMPLES / "metrics.json")["run_id"] for i in range(2))
+    for i in range(3):
+        api.run(f"raw/transactions/t{i}.jsonl")
+    from chalicelib.services import default_services
+
+    client = default_services().runs._ddb
+    queries = []
+    real_query = client.query
+    monkeypatch.setattr(client, "query", lambda **kw: queries.append(kw) or real_query(**kw))
+
+    # WHEN they are listed by status and dataset, one per page
+    first = api.call("GET", "/runs?status=SUCCEEDED&dataset=metrics&limit=1").json_body
+    second = api.call("GET", f"/runs?status=SUCCEEDED&dataset=metrics&limit=1&next_token={first['next_token']}").json_body
+
+    # THEN each page is one query and no run is skipped or repeated
+    assert [r["run_id"] for r in first["runs"] + second["runs"]] == [newer, older]
+    assert len(queries) == 2
+    reused = api.call("GET", f"/runs?status=SUCCEEDED&limit=1&next_token={first['next_token']}")
+    assert reused.status_code == 400 and "other filters" in reused.json_body["message"]
 
 
 def test_listing_never_scans_the_table(api, monkeypatch):
@@ -231,6 +256,29 @@ def test_a_failed_run_is_redriven_from_its_failed_state_keeping_its_id_and_execu
     assert [s["name"] for s in history["states"]].count("Ingest") == 1
 
 
+def test_a_redrive_that_fails_transiently_leaves_the_run_failed_and_redrivable(api_factory, monkeypatch):
+    api = api_factory([Fault("transform", "RuntimeError", 1)])
+    failed = api.run("raw/transactions/t.jsonl")
+    from chalicelib.errors import TransientError
+    from chalicelib.storage.executions import ExecutionStore
+
+    real_redrive = ExecutionStore.redrive
+
+    def throttled(self, arn):
+        raise TransientError("redrive: ThrottlingException")
+
+    monkeypatch.setattr(ExecutionStore, "redrive", throttled)
+    response = api.call("POST", f"/runs/{failed['run_id']}/redrive")
+    after = api.call("GET", f"/runs/{failed['run_id']}").json_body
+    assert response.status_code == 503 and response.json_body["error"] == "unavailable"
+    assert (after["status"], after["failed_state"], after["error"]) == ("FAILED", "Transform", "RuntimeError")
+
+    monkeypatch.setattr(ExecutionStore, "redrive", real_redrive)
+    assert api.call("POST", f"/runs/{failed['run_id']}/redrive").status_code == 202
+    api.world.wait(failed["execution_arn"])
+    assert api.call("GET", f"/runs/{failed['run_id']}").json_body["status"] == "SUCCEEDED"
+
+
 def test_only_failed_runs_can_be_redriven(api):
     succeeded = api.run("raw/transactions/t.jsonl")
     rejected = api.run("raw/transactions/bad.jsonl", MOSTLY_INVALID)
@@ -281,7 +329,9 @@ def test_replaying_a_dead_letter_starts_a_fresh_run_and_deletes_the_message(api)
     assert missing == {"message_id": "no-such-message", "outcome": "not_found"}
     assert run["run_id"] != original["run_id"] and run["replay_of"] == original["run_id"] and run["status"] == "SUCCEEDED"
     assert run["source"] == original["source"] and run["counts"] == original["counts"]
-    assert sorted(run["outputs"]["files"]) == sorted(original["outputs"]["files"])  # overwritten, not duplicated
+    assert sorted(run["outputs"]["files"]) == sorted(original["outputs"]["files"])  # the same names: overwritten
+    listing = api.world.client("s3").list_objects_v2(Bucket=api.world.names.processed_bucket, Prefix="processed/")
+    assert len(listing["Contents"]) == len(original["outputs"]["files"])  # not duplicated
     remaining = api.call("GET", "/dlq").json_body["messages"]
     assert message_id not in [m["message_id"] for m in remaining] and len(remaining) == 1  # the replay's own message
 
@@ -299,7 +349,27 @@ def test_replay_all_replays_every_message(api):
 
 @pytest.mark.parametrize("body", [{}, {"all": False}, {"message_ids": []}, {"all": True, "message_ids": ["x"]}])
 def test_replay_needs_message_ids_or_all(api, body):
-    assert api.call("POST", "/dlq/replay", body).status_code == 400
+    assert api.call("POST", "/dlq/replay", body).status_code == 422
+
+
+def test_a_replay_that_fails_for_one_message_reports_it_and_keeps_that_message(api, monkeypatch):
+    api.run("raw/transactions/bad.jsonl", MOSTLY_INVALID)
+    api.run("raw/transactions/errors.csv", WITH_ERRORS)
+    from chalicelib.control import deadletters
+
+    real_start = deadletters.start_run
+
+    def start_or_throttle(services, key, **kwargs):
+        if key.endswith("bad.jsonl"):
+            raise RuntimeError("Rate exceeded")
+        return real_start(services, key, **kwargs)
+
+    monkeypatch.setattr(deadletters, "start_run", start_or_throttle)
+    results = {r["outcome"]: r for r in api.call("POST", "/dlq/replay", {"all": True}).json_body["results"]}
+    assert set(results) == {"started", "skipped"}
+    assert results["skipped"]["error"] == "failed" and "Rate exceeded" in results["skipped"]["message"]
+    left = [m["message_id"] for m in api.call("GET", "/dlq").json_body["messages"]]
+    assert results["skipped"]["message_id"] in left and results["started"]["message_id"] not in left
 
 
 # --- uploads, datasets, health, OpenAPI ----------------------------------------------------------
@@ -315,8 +385,8 @@ def test_an_upload_url_puts_the_file_under_raw_dataset(api):
 
 @pytest.mark.parametrize(("body", "status"), [
     ({"dataset": "nosuch", "filename": "a.csv"}, 400),
-    ({"dataset": "metrics", "filename": "../a.csv"}, 400),
-    ({"dataset": "metrics", "filename": ".."}, 400),
+    ({"dataset": "metrics", "filename": "../a.csv"}, 422),
+    ({"dataset": "metrics", "filename": ".."}, 422),
 ])
 def test_upload_errors(api, body, status):
     assert api.call("POST", "/uploads", body).status_code == status
@@ -328,6 +398,12 @@ def test_datasets_are_described_with_schema_and_transform(api):
     transactions = api.call("GET", "/datasets/transactions").json_body
     assert transactions["schema"]["required"][0] == "transaction_id" and transactions["transform"]["max_invalid_ratio"] == 0.1
     assert api.call("GET", "/datasets/nosuch").status_code == 404
+
+
+def test_requests_from_web_pages_are_refused(api):
+    response = api.client.http.post("/dlq/replay", headers={"content-type": "text/plain", "origin": "https://evil.example"},
+                                    body=json.dumps({"all": True}))
+    assert response.status_code == 403 and response.json_body["error"] == "forbidden"
 
 
 def test_health(api):
