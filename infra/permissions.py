@@ -1,0 +1,142 @@
+"""Who may do what: the one table the IAM policies are built from and the tests check.
+
+Each grant names the code that needs it.  Resources are CloudFormation
+expressions over the stack's logical ids; ``"*"`` appears only where the AWS
+action supports no narrower resource, with the reason in ``why``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.staging_keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_ROOT, STAGING_ROOT
+from chalicelib.storage.runs import INDEX_ALL, INDEX_BY_DATASET, INDEX_BY_STATUS
+
+
+def _arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _objects(bucket: str, prefix: str) -> dict[str, Any]:
+    return {"Fn::Sub": f"${{{bucket}.Arn}}/{prefix}*"}
+
+
+RAW = "RawBucket"
+PROCESSED = "ProcessedBucket"
+TABLE = "RunsTable"
+QUEUE = "DeadLetterQueue"
+TOPIC = "AlertsTopic"
+KEY = "DataKey"
+MACHINE = "EtlStateMachine"
+
+RAW_BUCKET_ARN = _arn(RAW)
+RAW_OBJECTS = _objects(RAW, "raw/")
+STAGING_OBJECTS = _objects(PROCESSED, f"{STAGING_ROOT}/")
+QUARANTINE_OBJECTS = _objects(PROCESSED, f"{QUARANTINE_ROOT}/")
+PROCESSED_OBJECTS = _objects(PROCESSED, f"{PROCESSED_ROOT}/")
+MANIFEST_OBJECTS = _objects(PROCESSED, f"{MANIFEST_ROOT}/")
+PROCESSED_BUCKET_ARN = _arn(PROCESSED)
+TABLE_ARN = _arn(TABLE)
+TABLE_INDEXES = [{"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"} for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]
+QUEUE_ARN = _arn(QUEUE)
+TOPIC_ARN = {"Ref": TOPIC}
+KEY_ARN = _arn(KEY)
+MACHINE_ARN = {"Ref": MACHINE}
+EXECUTIONS = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{MACHINE}.Name}}:*"}
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Actions on resources, and the code that calls them."""
+
+    actions: tuple[str, ...]
+    resources: tuple[Any, ...]
+    why: str
+
+
+def _kms(why: str) -> Grant:
+    return Grant(("kms:Decrypt", "kms:GenerateDataKey"), (KEY_ARN,), why)
+
+
+# Function name (as in app.py) -> what its code calls.
+FUNCTION_GRANTS: dict[str, list[Grant]] = {
+    "ingest": [
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open: pin and read the source version"),
+        Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: a missing key answers 404, not 403"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: staged record batches"),
+        Grant(("dynamodb:PutItem",), (TABLE_ARN,), "RunStore.start: claim the run (conditional write)"),
+        _kms("SSE-KMS objects in both buckets"),
+    ],
+    "validate": [
+        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: ingested batches"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS, QUARANTINE_OBJECTS), "valid batches; quarantined records"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.update: counts and verdict"),
+        _kms("SSE-KMS objects"),
+    ],
+    "transform": [
+        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: valid batches"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: transformed batches"),
+        _kms("SSE-KMS objects"),
+    ],
+    "output": [
+        Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS), "transformed batches; the source's previous manifest"),
+        Grant(("s3:ListBucket",), (PROCESSED_BUCKET_ARN,), "ObjectStore.get_json: a missing manifest answers 404, not 403"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (PROCESSED_OBJECTS, MANIFEST_OBJECTS), "Parquet files; the manifest"),
+        Grant(("s3:DeleteObject",), (PROCESSED_OBJECTS,), "files an earlier version wrote that this one does not"),
+        _kms("SSE-KMS objects"),
+    ],
+    "on_execution_failed": [
+        Grant(("states:GetExecutionHistory",), (EXECUTIONS,), "ExecutionStore.history: which state failed"),
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head: the run id when Ingest never finished"),
+        Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: 404 rather than 403"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.update: status FAILED, failed state, error"),
+        Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: the failure alert"),
+        _kms("the alerts topic and the raw bucket are KMS-encrypted"),
+    ],
+    "api_handler": [
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "control.runs.start_run: head the object"),
+        Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "start_run: a missing object answers 404"),
+        Grant(("s3:PutObject",), (RAW_OBJECTS,), "control.uploads: presigned PUT URLs carry this role's permission"),
+        Grant(("s3:GetObject",), (MANIFEST_OBJECTS,), "control.runs.describe_run: the run's output files"),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), (TABLE_ARN,), "RunStore.get/update: show and redrive runs"),
+        Grant(("dynamodb:Query",), tuple(TABLE_INDEXES), "RunStore.list: newest-first listings"),
+        Grant(("states:StartExecution",), (MACHINE_ARN,), "ExecutionStore.start: POST /runs, dead-letter replay"),
+        Grant(("states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"), (EXECUTIONS,),
+              "ExecutionStore.describe/history/redrive"),
+        Grant(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"), (QUEUE_ARN,),
+              "DeadLetterQueue.peek/hold/delete/release"),
+        _kms("objects, dead letters and presigned uploads are KMS-encrypted"),
+    ],
+}
+
+# The state machine's own role.
+STATE_MACHINE_GRANTS: list[Grant] = [
+    Grant(("lambda:InvokeFunction",), tuple(
+        item for name in ("Ingest", "Validate", "Transform", "Output")
+        for item in (_arn(name), {"Fn::Sub": f"${{{name}.Arn}}:*"})
+    ), "the four Lambda tasks (and their versions)"),
+    Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RecordQuarantineMessage, RecordRejection, RecordTransform, RecordSuccess"),
+    Grant(("sqs:SendMessage",), (QUEUE_ARN,), "SendQuarantineToDLQ, SendRejectionToDLQ"),
+    Grant(("sns:Publish",), (TOPIC_ARN,), "NotifyRejection, NotifySuccess"),
+    _kms("the queue and the topic are KMS-encrypted"),
+    Grant(("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+           "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"),
+          ("*",), "CloudWatch Logs delivery for Step Functions supports no resource-level permissions (AWS docs)"),
+    Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"),
+          ("*",), "X-Ray tracing actions support no resource-level permissions"),
+]
+
+# The EventBridge rule that starts runs for objects created under raw/.
+START_RULE_GRANTS: list[Grant] = [
+    Grant(("states:StartExecution",), (MACHINE_ARN,), "Object Created in the raw bucket starts a run"),
+]
+
+
+def policy_document(grants: list[Grant]) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": f"S{i}", "Effect": "Allow", "Action": list(g.actions), "Resource": list(g.resources)}
+            for i, g in enumerate(grants)
+        ],
+    }

@@ -1,0 +1,326 @@
+"""The merge template for ``chalice package``: everything the functions need besides themselves.
+
+Built in Python from the project's own definitions rather than written by hand:
+the run table from :func:`chalicelib.storage.runs.table_definition`, the IAM
+policies from :mod:`infra.permissions`, the Glue tables from each dataset's
+output schema, the state machine from ``statemachines/etl.asl.json`` with a
+substitution for each placeholder.  Chalice's own resources (``Ingest``,
+``Validate``, ``Transform``, ``Output``, ``OnExecutionFailed``,
+``APIHandler``, ``RestAPI``) are completed by deep merge: their role and
+environment are set here.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from chalicelib.config import DEFAULT_SCHEMAS_DIR
+from chalicelib.datasets import DatasetRegistry
+from chalicelib.storage.runs import TTL_ATTRIBUTE, table_definition
+from chalicelib.transform.columns import output_schema
+from etl_local.definition import ETL_DEFINITION, DefinitionError, placeholders
+from infra import permissions as p
+from infra.permissions import Grant, policy_document
+
+APP = "serverless-etl"
+# Chalice logical id -> app.py function name, for the functions this stack completes.
+CHALICE_FUNCTIONS = {
+    "Ingest": "ingest",
+    "Validate": "validate",
+    "Transform": "transform",
+    "Output": "output",
+    "OnExecutionFailed": "on_execution_failed",
+    "APIHandler": "api_handler",
+}
+TASK_FUNCTIONS = ("Ingest", "Validate", "Transform", "Output")
+PARTITION_KEYS = ("year", "month", "day", "hour")
+_PROJECTION_RANGES = {"year": ("2000,2100", "4"), "month": ("1,12", "2"), "day": ("1,31", "2"), "hour": ("0,23", "2")}
+ATHENA_RESULTS = "athena-results/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def _arn(name: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def _name(suffix: str) -> dict[str, Any]:
+    """Stage-specific resource names: ``serverless-etl-<stage>-<suffix>``."""
+    return {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}"}
+
+
+def _bucket(suffix: str, lifecycle: list[dict[str, Any]], event_bridge: bool = False) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        # Bucket names are global: the account id keeps them unique.
+        "BucketName": {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}-${{AWS::AccountId}}"},
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _arn(p.KEY)},
+            "BucketKeyEnabled": True,
+        }]},
+        "PublicAccessBlockConfiguration": {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "LifecycleConfiguration": {"Rules": [
+            *lifecycle,
+            {"Id": "abort-incomplete-uploads", "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        ]},
+    }
+    if event_bridge:
+        properties["NotificationConfiguration"] = {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    return {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": properties}
+
+
+def _tls_only(bucket: str) -> dict[str, Any]:
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": _ref(bucket), "PolicyDocument": {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [_arn(bucket), {"Fn::Sub": f"${{{bucket}.Arn}}/*"}],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    }}}
+
+
+def storage() -> dict[str, Any]:
+    """KMS key, buckets, run table, dead-letter queue, alerts topic."""
+    return {
+        p.KEY: {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
+            "Description": {"Fn::Sub": f"{APP} ${{Stage}}: buckets, run table, dead-letter queue, alerts"},
+            "EnableKeyRotation": True,
+            "KeyPolicy": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "AccountAdministers", "Effect": "Allow",
+                 "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                 "Action": "kms:*", "Resource": "*"},  # a key policy's Resource is always the key itself
+                {"Sid": "ServicesPublishEncrypted", "Effect": "Allow",
+                 "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}},
+            ]},
+        }},
+        "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
+            "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": _ref(p.KEY)}},
+        p.RAW: _bucket("raw", [
+            {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": "raw/",
+             "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 30}], "ExpirationInDays": 365,
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 365}},
+        ], event_bridge=True),
+        p.PROCESSED: _bucket("processed", [
+            {"Id": "processed-to-infrequent-access", "Status": "Enabled", "Prefix": "processed/",
+             "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 90}],
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
+            {"Id": "staging-expires", "Status": "Enabled", "Prefix": "staging/", "ExpirationInDays": 7,
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+            {"Id": "athena-results-expire", "Status": "Enabled", "Prefix": ATHENA_RESULTS, "ExpirationInDays": 30},
+        ]),
+        "RawBucketPolicy": _tls_only(p.RAW),
+        "ProcessedBucketPolicy": _tls_only(p.PROCESSED),
+        p.TABLE: {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                  "Properties": {**_table_properties(), "TableName": _name("runs")}},
+        p.QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
+            "QueueName": _name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": _ref(p.KEY)}},
+        p.TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": _name("alerts"), "KmsMasterKeyId": _ref(p.KEY)}},
+        "AlertEmailSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "HasAlertEmail", "Properties": {
+            "TopicArn": _ref(p.TOPIC), "Protocol": "email", "Endpoint": _ref("AlertEmail")}},
+    }
+
+
+def _table_properties() -> dict[str, Any]:
+    definition = table_definition("unused")
+    definition.pop("TableName")
+    return {
+        **definition,
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": _ref(p.KEY)},
+    }
+
+
+def _role(principal: str, grants: list[Grant], log_group: Any | None = None) -> dict[str, Any]:
+    statements = list(grants)
+    if log_group is not None:
+        statements.append(Grant(("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"), (log_group,),
+                                "the function's own log group"))
+    return {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}]},
+        "Policies": [{"PolicyName": "least-privilege", "PolicyDocument": policy_document(statements)}],
+    }}
+
+
+def _function_log_group(logical_id: str) -> dict[str, Any]:
+    # SAM names functions <stack>-<LogicalId>-<suffix>.
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/${{AWS::StackName}}-{logical_id}-*"}
+
+
+def functions() -> dict[str, Any]:
+    """A role per function, and the environment each needs (merged into Chalice's resources)."""
+    resources: dict[str, Any] = {}
+    for logical_id, name in CHALICE_FUNCTIONS.items():
+        role = f"{logical_id}Role"
+        resources[role] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _function_log_group(logical_id))
+        environment = {
+            "RAW_BUCKET": _ref(p.RAW),
+            "PROCESSED_BUCKET": _ref(p.PROCESSED),
+            "RUNS_TABLE": _ref(p.TABLE),
+            "ALERTS_TOPIC_ARN": _ref(p.TOPIC),
+            "DEAD_LETTER_QUEUE_URL": _ref(p.QUEUE),
+            # The task functions run inside the machine, which needs their ARNs: no cycle back.
+            "STATE_MACHINE_ARN": "" if logical_id in TASK_FUNCTIONS else _ref(p.MACHINE),
+        }
+        resources[logical_id] = {"Properties": {"Role": _arn(role), "Environment": {"Variables": environment}}}
+    return resources
+
+
+def orchestration() -> dict[str, Any]:
+    """State machine, its role and logs, and the rule that starts runs for new objects."""
+    definition_text = ETL_DEFINITION.read_text()
+    substitutions = {
+        **{f"{name}FunctionArn": _arn(name) for name in TASK_FUNCTIONS},
+        "RunsTableName": _ref(p.TABLE),
+        "DeadLetterQueueUrl": _ref(p.QUEUE),
+        "AlertsTopicArn": _ref(p.TOPIC),
+    }
+    missing, unused = placeholders(definition_text) - substitutions.keys(), substitutions.keys() - placeholders(definition_text)
+    if missing or unused:
+        raise DefinitionError(f"placeholders without a value: {sorted(missing)}; values without a placeholder: {sorted(unused)}")
+    return {
+        "StateMachineLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": {"Fn::Sub": f"/aws/vendedlogs/states/{APP}-${{Stage}}-etl"}, "RetentionInDays": 90}},
+        "StateMachineRole": _role({"Fn::Sub": "states.${AWS::URLSuffix}"}, p.STATE_MACHINE_GRANTS),
+        p.MACHINE: {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": _name("etl"),
+            "StateMachineType": "STANDARD",
+            "Definition": json.loads(definition_text),
+            "DefinitionSubstitutions": substitutions,
+            "RoleArn": _arn("StateMachineRole"),
+            "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": True,
+                                     "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _arn("StateMachineLogs")}}]},
+            "TracingConfiguration": {"Enabled": True},
+        }},
+        "StartRunRole": _role({"Fn::Sub": "events.${AWS::URLSuffix}"}, p.START_RULE_GRANTS),
+        "StartRunRule": {"Type": "AWS::Events::Rule", "Properties": {
+            "Description": "An object created under raw/ in the raw bucket starts a run",
+            "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
+                             "detail": {"bucket": {"name": [_ref(p.RAW)]}, "object": {"key": [{"prefix": "raw/"}]}}},
+            "Targets": [{"Id": "etl", "Arn": _ref(p.MACHINE), "RoleArn": _arn("StartRunRole")}],
+        }},
+    }
+
+
+def _alarm(name: str, description: str, namespace: str, metric: str, dimensions: dict[str, Any], statistic: str = "Sum") -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": {"Fn::Sub": f"{APP}-${{Stage}}-{name}"},
+        "AlarmDescription": description,
+        "Namespace": namespace, "MetricName": metric, "Statistic": statistic,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
+        "Period": 300, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [_ref(p.TOPIC)],
+    }}
+
+
+def alarms() -> dict[str, Any]:
+    resources = {
+        "ExecutionsFailedAlarm": _alarm("executions-failed", "ETL executions failed, timed out or aborted",
+                                        "AWS/States", "ExecutionsFailed", {"StateMachineArn": _ref(p.MACHINE)}),
+        "DeadLettersAlarm": _alarm("dead-letters", "Dead-letter messages wait: rejected runs or quarantined records",
+                                   "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [p.QUEUE, "QueueName"]}},
+                                   statistic="Maximum"),
+    }
+    for logical_id in CHALICE_FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            resources[f"{logical_id}{metric}Alarm"] = _alarm(
+                f"{logical_id.lower()}-{metric.lower()}", f"{logical_id} Lambda {metric.lower()}",
+                "AWS/Lambda", metric, {"FunctionName": _ref(logical_id)})
+    return resources
+
+
+_GLUE_TYPES = {pa.string(): "string", pa.int64(): "bigint", pa.float64(): "double", pa.bool_(): "boolean", pa.date32(): "date"}
+
+
+def glue_type(data_type: pa.DataType) -> str:
+    """The Hive/Athena type of an Arrow type the pipeline writes."""
+    if pa.types.is_timestamp(data_type):
+        return "timestamp"
+    if pa.types.is_list(data_type):
+        return f"array<{glue_type(data_type.value_type)}>"
+    return _GLUE_TYPES[data_type]
+
+
+def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
+    """A Glue database, a table per dataset over processed/<dataset>/ with partition projection, an Athena workgroup."""
+    registry = registry or DatasetRegistry(DEFAULT_SCHEMAS_DIR)
+    database = {"Fn::Sub": f"{APP.replace('-', '_')}_${{Stage}}"}
+    resources: dict[str, Any] = {
+        "GlueDatabase": {"Type": "AWS::Glue::Database", "Properties": {
+            "CatalogId": _ref("AWS::AccountId"), "DatabaseInput": {"Name": database}}},
+        "AthenaWorkGroup": {"Type": "AWS::Athena::WorkGroup", "Properties": {
+            "Name": _name("analytics"),
+            "WorkGroupConfiguration": {
+                "EnforceWorkGroupConfiguration": True,
+                "ResultConfiguration": {
+                    "OutputLocation": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/{ATHENA_RESULTS}"},
+                    "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": _arn(p.KEY)},
+                },
+            },
+        }},
+    }
+    for name in registry.names():
+        location = {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/processed/{name}/"}
+        projection = {f"projection.{key}.{setting}": value for key, (span, digits) in _PROJECTION_RANGES.items()
+                      for setting, value in (("type", "integer"), ("range", span), ("digits", digits))}
+        resources[f"{''.join(part.title() for part in name.split('_'))}Table"] = {
+            "Type": "AWS::Glue::Table", "Properties": {
+                "CatalogId": _ref("AWS::AccountId"),
+                "DatabaseName": _ref("GlueDatabase"),
+                "TableInput": {
+                    "Name": name,
+                    "TableType": "EXTERNAL_TABLE",
+                    "Parameters": {
+                        "classification": "parquet", "parquet.compression": "SNAPPY", "projection.enabled": "true",
+                        **projection,
+                        "storage.location.template": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/processed/{name}/"
+                                                                 "year=${!year}/month=${!month}/day=${!day}/hour=${!hour}/"},
+                    },
+                    "PartitionKeys": [{"Name": key, "Type": "string"} for key in PARTITION_KEYS],
+                    "StorageDescriptor": {
+                        "Location": location,
+                        "Columns": [{"Name": f.name, "Type": glue_type(f.type)} for f in output_schema(registry.get(name))],
+                        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                        "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+                        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+                    },
+                },
+            },
+        }
+    return resources
+
+
+def merge_template(stage: str = "dev") -> dict[str, Any]:
+    """The template ``chalice package --merge-template`` merges into Chalice's own."""
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {
+            "Stage": {"Type": "String", "AllowedValues": ["dev", "prod"], "Default": stage,
+                      "Description": "Names every resource serverless-etl-<stage>-..."},
+            "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
+        },
+        "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlertEmail"), ""]}]}},
+        "Resources": {**storage(), **functions(), **orchestration(), **alarms(), **catalog()},
+        "Outputs": {
+            "ApiUrl": {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"}},
+            "RawBucketName": {"Value": _ref(p.RAW)},
+            "ProcessedBucketName": {"Value": _ref(p.PROCESSED)},
+            "RunsTableName": {"Value": _ref(p.TABLE)},
+            "StateMachineArn": {"Value": _ref(p.MACHINE)},
+            "DeadLetterQueueUrl": {"Value": _ref(p.QUEUE)},
+            "AlertsTopicArn": {"Value": _ref(p.TOPIC)},
+            "AthenaWorkGroup": {"Value": _ref("AthenaWorkGroup")},
+            "GlueDatabase": {"Value": _ref("GlueDatabase")},
+        },
+    }

@@ -1,0 +1,109 @@
+"""The packaged stack (chalice package + merge template): lint-clean, every reference resolves, columns match the data."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from chalicelib.config import DEFAULT_SCHEMAS_DIR
+from chalicelib.datasets import DatasetRegistry
+from etl_local.runner import run_file
+from etl_local.world import LocalAws
+from infra.package import package
+from infra.template import glue_type
+from tests.conftest import SAMPLES
+
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::Region", "AWS::StackName", "AWS::Partition", "AWS::URLSuffix", "AWS::NoValue"}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("package")
+    path = package("prod", out, region="us-east-1", with_dependencies=False)
+    return {"path": path, "template": json.loads(path.read_text())}
+
+
+def test_the_packaged_template_is_lint_clean(packaged):
+    result = subprocess.run([sys.executable, "-m", "cfnlint", str(packaged["path"])], capture_output=True, text=True, timeout=300)
+    errors = result.returncode & 2  # cfn-lint's exit status is a bit field: 2 errors, 4 warnings, 8 informational
+    assert not errors, result.stdout + result.stderr
+
+
+def _references(node, found):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text, local = (value[0], set(value[1])) if isinstance(value, list) else (value, set())
+                found.update(n.split(".")[0] for n in re.findall(r"\$\{([^!}][^}]*)\}", text) if n not in local)
+            _references(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _references(item, found)
+    return found
+
+
+def test_every_reference_resolves(packaged):
+    template = packaged["template"]
+    known = set(template["Resources"]) | set(template.get("Parameters", {})) | PSEUDO_PARAMETERS
+    machine = template["Resources"]["EtlStateMachine"]["Properties"]
+    # The definition's ${...} are DefinitionSubstitutions, not Fn::Sub: check them apart.
+    unresolved = _references({k: v for k, v in template.items() if k != "Resources"}, set()) | _references(
+        {k: v for k, v in template["Resources"].items() if k != "EtlStateMachine"}, set())
+    unresolved |= _references(machine["DefinitionSubstitutions"], set())
+    assert unresolved - known == set()
+
+
+def test_chalice_makes_no_role_of_its_own(packaged):
+    resources = packaged["template"]["Resources"]
+    assert "DefaultRole" not in resources
+    functions = {k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert functions == {"Ingest", "Validate", "Transform", "Output", "OnExecutionFailed", "APIHandler"}
+    assert all(resources[f]["Properties"]["Role"] == {"Fn::GetAtt": [f"{f}Role", "Arn"]} for f in functions)
+    assert resources["EtlStateMachine"]["Type"] == "AWS::StepFunctions::StateMachine"  # one stack holds everything
+    assert packaged["template"]["Parameters"]["Stage"]["Default"] == "prod"
+
+
+def test_no_statement_anywhere_allows_a_wildcard_action(packaged):
+    actions = []
+
+    def collect(node):
+        if isinstance(node, dict):
+            if node.get("Effect") == "Allow":
+                value = node.get("Action", [])
+                actions.extend(value if isinstance(value, list) else [value])
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    resources = packaged["template"]["Resources"]
+    collect({k: v for k, v in resources.items() if v["Type"] != "AWS::KMS::Key"})  # a key policy names its admins
+    assert actions and not [a for a in actions if "*" in a]
+
+
+def test_glue_columns_match_the_parquet_the_pipeline_writes(packaged, tmp_path):
+    registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
+    tables = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+              for r in packaged["template"]["Resources"].values() if r["Type"] == "AWS::Glue::Table"}
+    samples = {"transactions": SAMPLES / "transactions.jsonl", "user_actions": SAMPLES / "user_actions.csv",
+               "metrics": SAMPLES / "metrics.json"}
+    assert set(tables) == set(registry.names()) == set(samples)
+    with LocalAws() as world:
+        for dataset, sample in samples.items():
+            report = run_file(world, sample, dataset, tmp_path, registry)
+            assert report.status == "SUCCEEDED" and report.outputs
+            written = pq.read_schema(report.outputs[0])
+            columns = [(c["Name"], c["Type"]) for c in tables[dataset]["StorageDescriptor"]["Columns"]]
+            assert columns == [(f.name, glue_type(f.type)) for f in written], dataset
+            partition_dirs = [part.split("=")[0] for part in Path(report.outputs[0]).parent.parts if "=" in part]
+            assert [k["Name"] for k in tables[dataset]["PartitionKeys"]] == partition_dirs

@@ -1,0 +1,75 @@
+"""The merge template, checked where cfn-lint cannot look."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from etl_local.definition import DefinitionError
+from infra import permissions, template
+from infra.permissions import FUNCTION_GRANTS, START_RULE_GRANTS, STATE_MACHINE_GRANTS
+from infra.template import CHALICE_FUNCTIONS, merge_template
+
+
+def statements(resource: dict) -> list[dict]:
+    return [s for policy in resource["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_every_role_is_built_from_the_permission_table():
+    resources = merge_template()["Resources"]
+    for logical_id, name in CHALICE_FUNCTIONS.items():
+        actions = {a for s in statements(resources[f"{logical_id}Role"]) for a in s["Action"]}
+        assert {a for g in FUNCTION_GRANTS[name] for a in g.actions} <= actions
+        assert resources[logical_id]["Properties"]["Role"] == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
+    assert len(statements(resources["StateMachineRole"])) == len(STATE_MACHINE_GRANTS)
+    assert len(statements(resources["StartRunRole"])) == len(START_RULE_GRANTS)
+
+
+def test_no_policy_grants_a_wildcard_action_and_star_resources_say_why():
+    grants = [g for gs in FUNCTION_GRANTS.values() for g in gs] + STATE_MACHINE_GRANTS + START_RULE_GRANTS
+    assert not [a for g in grants for a in g.actions if "*" in a]
+    starred = [g for g in grants if "*" in g.resources]
+    assert starred and all("no resource-level" in g.why for g in starred)
+    assert all(g.why for g in grants)
+
+
+def test_the_app_defines_exactly_the_functions_the_table_covers():
+    import app
+
+    defined = {name for name in ("ingest", "validate", "transform", "output", "on_execution_failed") if hasattr(app, name)}
+    assert set(FUNCTION_GRANTS) == defined | {"api_handler"}  # api_handler: Chalice's function for the routes
+    assert app.app.routes  # so the API handler exists
+
+
+def test_every_definition_placeholder_is_substituted_once(monkeypatch, tmp_path):
+    machine = merge_template()["Resources"][permissions.MACHINE]["Properties"]
+    text = json.dumps(machine["Definition"])
+    assert {f"${{{name}}}" for name in machine["DefinitionSubstitutions"]} == {
+        f"${{{p}}}" for p in __import__("re").findall(r"\$\{([A-Za-z0-9_]+)\}", text)}
+    # GIVEN a definition with a placeholder the stack does not fill
+    broken = tmp_path / "etl.asl.json"
+    broken.write_text(json.dumps({"StartAt": "X", "States": {"X": {"Type": "Pass", "Comment": "${Unknown}", "End": True}}}))
+    monkeypatch.setattr(template, "ETL_DEFINITION", broken)
+    with pytest.raises(DefinitionError, match="Unknown"):
+        merge_template()
+
+
+def test_only_task_functions_lack_the_state_machine_arn():
+    resources = merge_template()["Resources"]
+    for logical_id in CHALICE_FUNCTIONS:
+        value = resources[logical_id]["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"]
+        assert value == ("" if logical_id in template.TASK_FUNCTIONS else {"Ref": permissions.MACHINE})
+
+
+def test_buckets_are_encrypted_private_versioned_and_tls_only():
+    resources = merge_template()["Resources"]
+    for bucket in (permissions.RAW, permissions.PROCESSED):
+        properties = resources[bucket]["Properties"]
+        [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and rule["BucketKeyEnabled"]
+        assert all(properties["PublicAccessBlockConfiguration"].values())
+        assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+        [deny] = resources[f"{bucket}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert resources[permissions.RAW]["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"]
+    assert resources[permissions.KEY]["Properties"]["EnableKeyRotation"] is True
