@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import contextvars
 import json
 import threading
 import traceback
@@ -24,6 +25,8 @@ from moto.awslambda.models import LambdaFunction
 from chalicelib import errors as project_errors
 
 Handler = Callable[[dict[str, Any], Any], Any]
+# The function whose code is running in this thread (None: not a bridged function), for tests of permissions.
+CURRENT_FUNCTION: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_function", default=None)
 
 
 @dataclass
@@ -104,7 +107,11 @@ class LambdaBridge:
             fault = self._faults.get(step)
             if fault is not None and attempt <= fault.times:
                 raise fault.exception()
-            result = handler(payload, context)
+            token = CURRENT_FUNCTION.set(step)
+            try:
+                result = handler(payload, context)
+            finally:
+                CURRENT_FUNCTION.reset(token)
         except Exception as error:  # noqa: BLE001 - every failure becomes a Lambda error payload
             self.invocations.append((step, type(error).__name__))
             body = {
