@@ -88,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--verbose", "-v", action="store_true", help="show the functions' INFO logs on stderr")
     _add_fault_option(serve)
 
+    package = commands.add_parser(
+        "package",
+        help="write the CloudFormation (SAM) template of the whole stack: functions, API and every resource they need",
+        description="Run `chalice package --merge-template` with the template built by infra/template.py: KMS key, "
+        "buckets, run table, dead-letter queue, topic, state machine, rules, alarms, Glue tables and Athena "
+        "workgroup, one least-privilege role per function. Deploy OUT/sam.json with `aws cloudformation package` "
+        "and `aws cloudformation deploy` (see the README).",
+    )
+    package.add_argument("out", metavar="OUT", type=Path, help="folder for sam.json, deployment.zip and merge-template.json")
+    package.add_argument("--stage", choices=("dev", "prod"), default="dev", help="Chalice stage and resource names (default dev)")
+    package.add_argument("--region", help="region for Chalice's packaging (default: your AWS configuration, else us-east-1)")
+
     api_parent = argparse.ArgumentParser(add_help=False)
     api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
                             help=f"the REST API (default: $ETL_API_URL or {DEFAULT_API}, the local server); "
@@ -192,6 +204,17 @@ def serve_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
+def package_command(args: argparse.Namespace) -> int:
+    import boto3
+
+    from infra.package import package
+
+    region = args.region or boto3.session.Session().region_name or "us-east-1"
+    template = package(args.stage, args.out, region=region)
+    print(f"{template}  (stage {args.stage}; deploy it as the README's 'Deploy to AWS' says)")
+    return EXIT_SUCCEEDED
+
+
 def api_command(args: argparse.Namespace) -> int:
     client = ApiClient(args.api)
     try:
@@ -214,7 +237,7 @@ def api_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
-COMMANDS = {"run": run_command, "serve": serve_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
+COMMANDS = {"run": run_command, "serve": serve_command, "package": package_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

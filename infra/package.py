@@ -21,9 +21,15 @@ TEMPLATE_NAME = "sam.json"
 
 
 @contextlib.contextmanager
-def _without_dependencies() -> Iterator[None]:
-    """Package the app's own files only (tests: no PyPI download)."""
-    with mock.patch.object(LambdaDeploymentPackager, "_build_python_dependencies", lambda *args, **kwargs: None):
+def _without_dependencies(out_dir: Path) -> Iterator[None]:
+    """Package the app's own files only (tests: no PyPI download).
+
+    The zip goes to ``out_dir``, not Chalice's cache in ``.chalice/deployments``,
+    where a later real packaging would reuse it without its dependencies.
+    """
+    zip_path = str(out_dir / "app-only.zip")
+    with mock.patch.object(LambdaDeploymentPackager, "_build_python_dependencies", lambda *args, **kwargs: None), \
+            mock.patch.object(LambdaDeploymentPackager, "deployment_package_filename", lambda *args, **kwargs: zip_path):
         yield
 
 
@@ -44,7 +50,7 @@ def package(stage: str, out_dir: Path, *, region: str | None = None, with_depend
             # Chalice reads a region to pick the partition's service names; the template itself uses ${AWS::Region}.
             stack.enter_context(mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region}))
         if not with_dependencies:
-            stack.enter_context(_without_dependencies())
+            stack.enter_context(_without_dependencies(out_dir))
         packager = factory.create_app_packager(config, factory.create_package_options(), "cloudformation", "json", str(merge_path))
         packager.package_app(config, str(out_dir), stage)
     return out_dir / TEMPLATE_NAME
