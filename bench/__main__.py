@@ -1,0 +1,92 @@
+"""Run the benchmark: ``python -m bench [--records N] [--rounds R] [--format jsonl|csv] [--gzip]``.
+
+Generates a deterministic transactions file (2 % invalid by default), then runs each contender
+(see :mod:`bench.contenders`) in its own child process, interleaved over the rounds, and prints
+records per second (median), peak RSS, the ratios the targets are stated in, and whether the
+project's outputs agree with the baseline's (same counts, same record ids, same rows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from bench.generate import write
+
+ORDER = ("floor", "baseline", "dataplane", "etl_run")
+COMPARED = ["transaction_id", "timestamp", "user_id", "amount", "currency", "merchant",
+            "amount_category", "is_high_value", "transaction_date", "record_id"]
+TARGETS = (
+    ("dataplane / baseline records/s", "speedup", 30.0, ">="),
+    ("dataplane / floor records/s", "of_floor", 0.60, ">="),
+    ("etl run / dataplane time", "orchestration", 1.25, "<="),
+)
+
+
+def run_child(name: str, path: Path, out: Path) -> dict:
+    completed = subprocess.run([sys.executable, "-m", "bench.contenders", name, str(path), str(out)],
+                               capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def written(folder: Path) -> pa.Table:
+    table = ds.dataset(folder / "processed", format="parquet", partitioning="hive").to_table(columns=COMPARED)
+    return table.sort_by("record_id")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the median is reported")
+    parser.add_argument("--invalid", type=float, default=0.02, help="share of invalid records (default 0.02)")
+    parser.add_argument("--only", nargs="+", choices=ORDER, default=list(ORDER))
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="etl-bench-") as scratch:
+        work = Path(scratch)
+        data = write(work / "transactions.jsonl", args.records, invalid_share=args.invalid)
+        print(f"{args.records:,} transactions, {data.stat().st_size / 1e6:.0f} MB JSON Lines, {args.invalid:.0%} invalid; "
+              f"{platform.machine()}, {platform.python_version()}, {args.rounds} round(s)", flush=True)
+        results: dict[str, list[dict]] = {name: [] for name in args.only}
+        for round_number in range(args.rounds):
+            for name in args.only:
+                results[name].append(run_child(name, data, work / f"{name}-{round_number}"))
+        rate = {n: args.records / statistics.median(r["seconds"] for r in rs) for n, rs in results.items()}
+        print(f"\n{'contender':<10} {'records/s':>12} {'seconds':>9} {'peak RSS MB':>12} {'valid':>9} {'invalid':>8}")
+        for name, rs in results.items():
+            last = rs[-1]
+            print(f"{name:<10} {rate[name]:>12,.0f} {args.records / rate[name]:>9.2f} "
+                  f"{max(r['peak_rss_mb'] for r in rs):>12.0f} {last['valid']:>9,} {last['invalid']:>8,}")
+        status = 0
+        if {"baseline", "dataplane"} <= results.keys():
+            ratios = {"speedup": rate["dataplane"] / rate["baseline"]}
+            if "floor" in results:
+                ratios["of_floor"] = rate["dataplane"] / rate["floor"]
+            if "etl_run" in results:
+                ratios["orchestration"] = rate["dataplane"] / rate["etl_run"]
+            print()
+            for label, key, target, sense in TARGETS:
+                if key in ratios:
+                    met = ratios[key] >= target if sense == ">=" else ratios[key] <= target
+                    print(f"{label:<32} {ratios[key]:>8.2f}   target {sense} {target}  {'met' if met else 'MISSED'}")
+            baseline, project = results["baseline"][-1], results["dataplane"][-1]
+            same_counts = (baseline["valid"], baseline["invalid"]) == (project["valid"], project["invalid"])
+            same_rows = written(work / f"baseline-{args.rounds - 1}").equals(written(work / f"dataplane-{args.rounds - 1}"))
+            print(f"\noutputs agree with the baseline: counts {'yes' if same_counts else 'NO'}, "
+                  f"rows and record ids {'yes' if same_rows else 'NO'}")
+            status = 0 if same_counts and same_rows else 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""What the benchmark times, each run in a child process: ``python -m bench.contenders NAME FILE OUT``.
+
+- ``baseline``: the per-record implementation a typical team writes (json, jsonschema per record,
+  dict transforms, the same RFC 8785 record ids, pyarrow Parquet at the end);
+- ``floor``: pyarrow reads the file and writes Snappy Parquet, nothing else;
+- ``dataplane``: the real ingest -> validate -> transform -> output stage code, on moto's in-process S3;
+- ``etl_run``: the whole ``etl run`` (state machine, Lambda bridge, run table) on the same file.
+
+Each prints one JSON line: seconds of the work itself (imports and setup excluded), counts, and
+the peak resident set size the OS reports for the process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RUN_ID = "bench-0000000000000000"
+BUCKET_RAW, BUCKET_PROCESSED, TABLE = "bench-raw", "bench-processed", "bench-runs"
+PARTITIONS = ("year", "month", "day", "hour")
+
+
+def baseline(path: Path, out: Path) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import rfc8785
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    from chalicelib.config import DEFAULT_SCHEMAS_DIR
+    from chalicelib.datasets import DatasetRegistry
+    from chalicelib.transform.columns import output_schema
+
+    dataset = DatasetRegistry(DEFAULT_SCHEMAS_DIR).get("transactions")
+    validator = Draft202012Validator(dataset.schema, format_checker=FormatChecker())
+    schema = output_schema(dataset)
+    started = time.perf_counter()
+    processed_at = datetime.now(timezone.utc)
+    rows, invalid, quarantine = [], 0, []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+            except ValueError as error:
+                invalid += 1
+                quarantine.append({"line": number, "reasons": [{"rule": "parse", "message": str(error)}]})
+                continue
+            errors = list(validator.iter_errors(record))
+            if errors:
+                invalid += 1
+                quarantine.append({"line": number, "reasons": [{"path": e.json_path, "rule": e.validator, "message": e.message} for e in errors]})
+                continue
+            moment = datetime.fromisoformat(record["timestamp"]).astimezone(timezone.utc)
+            amount = record["amount"]
+            category = "micro" if amount < 10 else "small" if amount < 100 else "medium" if amount < 1000 else "large"
+            rows.append({
+                "transaction_id": record["transaction_id"], "timestamp": moment, "user_id": record["user_id"],
+                "amount": float(amount), "currency": record["currency"], "merchant": record.get("merchant"),
+                "amount_category": category, "is_high_value": amount > 1000, "transaction_date": moment.date(),
+                "record_id": hashlib.sha256(rfc8785.dumps(record)).hexdigest(), "processed_at": processed_at,
+                "source_bucket": BUCKET_RAW, "source_key": f"raw/transactions/{path.name}", "source_version": None,
+                "run_id": RUN_ID,
+                "year": f"{moment:%Y}", "month": f"{moment:%m}", "day": f"{moment:%d}", "hour": f"{moment:%H}",
+            })
+    table = pa.Table.from_pylist(rows, schema=schema.append(pa.field("year", pa.string())).append(
+        pa.field("month", pa.string())).append(pa.field("day", pa.string())).append(pa.field("hour", pa.string())))
+    pq.write_to_dataset(table, out / "processed", partition_cols=list(PARTITIONS), compression="snappy")
+    (out / "quarantine.jsonl").write_text("".join(json.dumps(q) + "\n" for q in quarantine))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "valid": len(rows), "invalid": invalid}
+
+
+def floor(path: Path, out: Path) -> dict[str, Any]:
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    table = pj.read_json(path)
+    pq.write_table(table, out / "floor.parquet", compression="snappy")
+    return {"seconds": time.perf_counter() - started, "valid": table.num_rows, "invalid": 0}
+
+
+def dataplane(path: Path, out: Path) -> dict[str, Any]:
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.config import Settings
+    from chalicelib.ingest import ingest
+    from chalicelib.output import output
+    from chalicelib.services import Services
+    from chalicelib.storage.runs import table_definition
+    from chalicelib.transform import transform
+    from chalicelib.validate import validate
+
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        for bucket in (BUCKET_RAW, BUCKET_PROCESSED):
+            s3.create_bucket(Bucket=bucket)
+        boto3.client("dynamodb").create_table(**table_definition(TABLE))
+        services = Services.create(Settings(BUCKET_RAW, BUCKET_PROCESSED, TABLE))
+        key = f"raw/transactions/{path.name}"
+        s3.upload_file(str(path), BUCKET_RAW, key)
+        started = time.perf_counter()
+        state = ingest({"bucket": BUCKET_RAW, "key": key}, execution_id=f"arn:bench:{RUN_ID}",
+                       started_at=datetime.now(timezone.utc).isoformat(), services=services)
+        state = validate(state, services)
+        state = output(transform(state, services), services)
+        seconds = time.perf_counter() - started
+        for item in s3.list_objects_v2(Bucket=BUCKET_PROCESSED, Prefix="processed/").get("Contents", []):
+            target = out / item["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(BUCKET_PROCESSED, item["Key"], str(target))
+    return {"seconds": seconds, "valid": state["outcome"]["records_valid"], "invalid": state["outcome"]["records_invalid"]}
+
+
+def etl_run(path: Path, out: Path) -> dict[str, Any]:
+    from chalicelib.config import DEFAULT_SCHEMAS_DIR
+    from chalicelib.datasets import DatasetRegistry
+    from etl_local.runner import run_file
+    from etl_local.world import LocalAws
+
+    registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
+    with LocalAws() as world:
+        started = time.perf_counter()
+        report = run_file(world, path, "transactions", out, registry)
+        seconds = time.perf_counter() - started
+    assert report.status == "SUCCEEDED", report.to_dict()
+    return {"seconds": seconds, "valid": report.records_valid, "invalid": report.records_invalid}
+
+
+CONTENDERS = {"baseline": baseline, "floor": floor, "dataplane": dataplane, "etl_run": etl_run}
+
+
+def main(argv: list[str]) -> None:
+    name, path, out = argv[0], Path(argv[1]), Path(argv[2])
+    out.mkdir(parents=True, exist_ok=True)
+    result = CONTENDERS[name](path, out)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    print(json.dumps({"name": name, **result, "peak_rss_mb": round(peak_kb / 1024, 1)}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
