@@ -111,10 +111,8 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
 
 # The state machine's own role.
 STATE_MACHINE_GRANTS: list[Grant] = [
-    Grant(("lambda:InvokeFunction",), tuple(
-        item for name in ("Ingest", "Validate", "Transform", "Output")
-        for item in (_arn(name), {"Fn::Sub": f"${{{name}.Arn}}:*"})
-    ), "the four Lambda tasks (and their versions)"),
+    Grant(("lambda:InvokeFunction",), tuple(_arn(name) for name in ("Ingest", "Validate", "Transform", "Output")),
+          "the four Lambda tasks (unqualified ARNs, as the definition names them)"),
     Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RecordQuarantineMessage, RecordRejection, RecordTransform, RecordSuccess"),
     Grant(("sqs:SendMessage",), (QUEUE_ARN,), "SendQuarantineToDLQ, SendRejectionToDLQ"),
     Grant(("sns:Publish",), (TOPIC_ARN,), "NotifyRejection, NotifySuccess"),

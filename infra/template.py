@@ -55,8 +55,8 @@ def _name(suffix: str) -> dict[str, Any]:
 
 def _bucket(suffix: str, lifecycle: list[dict[str, Any]], event_bridge: bool = False) -> dict[str, Any]:
     properties: dict[str, Any] = {
-        # Bucket names are global: the account id keeps them unique.
-        "BucketName": {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}-${{AWS::AccountId}}"},
+        # Bucket names are global: the account id and region keep them unique.
+        "BucketName": {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}-${{AWS::AccountId}}-${{AWS::Region}}"},
         "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
             "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _arn(p.KEY)},
             "BucketKeyEnabled": True,
@@ -96,8 +96,8 @@ def storage() -> dict[str, Any]:
                 {"Sid": "AccountAdministers", "Effect": "Allow",
                  "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
                  "Action": "kms:*", "Resource": "*"},  # a key policy's Resource is always the key itself
-                {"Sid": "ServicesPublishEncrypted", "Effect": "Allow",
-                 "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                {"Sid": "AlarmsPublishToTheEncryptedTopic", "Effect": "Allow",
+                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
                  "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}},
             ]},
@@ -105,9 +105,11 @@ def storage() -> dict[str, Any]:
         "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
             "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": _ref(p.KEY)}},
         p.RAW: _bucket("raw", [
+            # Versioned: expiry leaves a delete marker, so the old version goes a day later and the marker after it.
             {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": "raw/",
              "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 30}], "ExpirationInDays": 365,
-             "NoncurrentVersionExpiration": {"NoncurrentDays": 365}},
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
+            {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
         ], event_bridge=True),
         p.PROCESSED: _bucket("processed", [
             {"Id": "processed-to-infrequent-access", "Status": "Enabled", "Prefix": "processed/",
@@ -116,6 +118,7 @@ def storage() -> dict[str, Any]:
             {"Id": "staging-expires", "Status": "Enabled", "Prefix": "staging/", "ExpirationInDays": 7,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "athena-results-expire", "Status": "Enabled", "Prefix": ATHENA_RESULTS, "ExpirationInDays": 30},
+            {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
         ]),
         "RawBucketPolicy": _tls_only(p.RAW),
         "ProcessedBucketPolicy": _tls_only(p.PROCESSED),
@@ -143,8 +146,7 @@ def _table_properties() -> dict[str, Any]:
 def _role(principal: str, grants: list[Grant], log_group: Any | None = None) -> dict[str, Any]:
     statements = list(grants)
     if log_group is not None:
-        statements.append(Grant(("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"), (log_group,),
-                                "the function's own log group"))
+        statements.append(Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (log_group,), "the function's own log group"))
     return {"Type": "AWS::IAM::Role", "Properties": {
         "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}]},
@@ -152,9 +154,13 @@ def _role(principal: str, grants: list[Grant], log_group: Any | None = None) -> 
     }}
 
 
-def _function_log_group(logical_id: str) -> dict[str, Any]:
-    # SAM names functions <stack>-<LogicalId>-<suffix>.
-    return {"Fn::Sub": f"arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:/aws/lambda/${{AWS::StackName}}-{logical_id}-*"}
+def _function_name(name: str) -> dict[str, Any]:
+    """Chalice's own naming, ``<app>-<stage>-<function>``, set explicitly so the log group is known."""
+    return _name(name.replace("_", "-"))
+
+
+def _log_group_id(logical_id: str) -> str:
+    return f"{logical_id}Logs"
 
 
 def functions() -> dict[str, Any]:
@@ -162,7 +168,9 @@ def functions() -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for logical_id, name in CHALICE_FUNCTIONS.items():
         role = f"{logical_id}Role"
-        resources[role] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _function_log_group(logical_id))
+        resources[_log_group_id(logical_id)] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": {"Fn::Sub": f"/aws/lambda/{APP}-${{Stage}}-{name.replace('_', '-')}"}, "RetentionInDays": 90}}
+        resources[role] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _arn(_log_group_id(logical_id)))
         environment = {
             "RAW_BUCKET": _ref(p.RAW),
             "PROCESSED_BUCKET": _ref(p.PROCESSED),
@@ -172,7 +180,11 @@ def functions() -> dict[str, Any]:
             # The task functions run inside the machine, which needs their ARNs: no cycle back.
             "STATE_MACHINE_ARN": "" if logical_id in TASK_FUNCTIONS else _ref(p.MACHINE),
         }
-        resources[logical_id] = {"Properties": {"Role": _arn(role), "Environment": {"Variables": environment}}}
+        resources[logical_id] = {"Properties": {
+            "FunctionName": _function_name(name), "Role": _arn(role), "Environment": {"Variables": environment}}}
+    # Chalice's failure rule matches every state machine of the account: narrow it to this one.
+    resources["OnExecutionFailed"]["Properties"]["Events"] = {"OnExecutionFailedEvent": {"Properties": {
+        "Pattern": {"detail": {"stateMachineArn": [_ref(p.MACHINE)]}}}}}
     return resources
 
 
@@ -224,10 +236,27 @@ def _alarm(name: str, description: str, namespace: str, metric: str, dimensions:
     }}
 
 
+def _executions_alarm() -> dict[str, Any]:
+    """Executions that failed, timed out or were aborted, summed."""
+    metrics = [
+        {"Id": metric.lower(), "ReturnData": False, "MetricStat": {
+            "Metric": {"Namespace": "AWS/States", "MetricName": metric,
+                       "Dimensions": [{"Name": "StateMachineArn", "Value": _ref(p.MACHINE)}]},
+            "Period": 300, "Stat": "Sum"}}
+        for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
+    ]
+    metrics.append({"Id": "unsuccessful", "Expression": "SUM(METRICS())", "Label": "unsuccessful executions", "ReturnData": True})
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": {"Fn::Sub": f"{APP}-${{Stage}}-executions-failed"},
+        "AlarmDescription": "ETL executions failed, timed out or aborted",
+        "Metrics": metrics, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching", "AlarmActions": [_ref(p.TOPIC)],
+    }}
+
+
 def alarms() -> dict[str, Any]:
     resources = {
-        "ExecutionsFailedAlarm": _alarm("executions-failed", "ETL executions failed, timed out or aborted",
-                                        "AWS/States", "ExecutionsFailed", {"StateMachineArn": _ref(p.MACHINE)}),
+        "ExecutionsFailedAlarm": _executions_alarm(),
         "DeadLettersAlarm": _alarm("dead-letters", "Dead-letter messages wait: rejected runs or quarantined records",
                                    "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [p.QUEUE, "QueueName"]}},
                                    statistic="Maximum"),
@@ -306,14 +335,13 @@ def merge_template(stage: str = "dev") -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {
-            "Stage": {"Type": "String", "AllowedValues": ["dev", "prod"], "Default": stage,
-                      "Description": "Names every resource serverless-etl-<stage>-..."},
+            "Stage": {"Type": "String", "AllowedValues": [stage], "Default": stage,
+                      "Description": "Names every resource serverless-etl-<stage>-...; fixed when packaging (Chalice's stage settings are in the code)"},
             "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
         },
         "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlertEmail"), ""]}]}},
         "Resources": {**storage(), **functions(), **orchestration(), **alarms(), **catalog()},
         "Outputs": {
-            "ApiUrl": {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/"}},
             "RawBucketName": {"Value": _ref(p.RAW)},
             "ProcessedBucketName": {"Value": _ref(p.PROCESSED)},
             "RunsTableName": {"Value": _ref(p.TABLE)},

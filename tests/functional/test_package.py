@@ -91,6 +91,14 @@ def test_no_statement_anywhere_allows_a_wildcard_action(packaged):
     assert actions and not [a for a in actions if "*" in a]
 
 
+TRANSACTIONS_COLUMNS = [
+    ("transaction_id", "string"), ("timestamp", "timestamp"), ("user_id", "string"), ("amount", "double"),
+    ("currency", "string"), ("merchant", "string"), ("amount_category", "string"), ("is_high_value", "boolean"),
+    ("transaction_date", "date"), ("record_id", "string"), ("processed_at", "timestamp"), ("source_bucket", "string"),
+    ("source_key", "string"), ("source_version", "string"), ("run_id", "string"),
+]
+
+
 def test_glue_columns_match_the_parquet_the_pipeline_writes(packaged, tmp_path):
     registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
     tables = {r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
@@ -105,5 +113,9 @@ def test_glue_columns_match_the_parquet_the_pipeline_writes(packaged, tmp_path):
             written = pq.read_schema(report.outputs[0])
             columns = [(c["Name"], c["Type"]) for c in tables[dataset]["StorageDescriptor"]["Columns"]]
             assert columns == [(f.name, glue_type(f.type)) for f in written], dataset
-            partition_dirs = [part.split("=")[0] for part in Path(report.outputs[0]).parent.parts if "=" in part]
-            assert [k["Name"] for k in tables[dataset]["PartitionKeys"]] == partition_dirs
+            partitions = [part.split("=") for part in Path(report.outputs[0]).parent.parts if "=" in part]
+            assert [k["Name"] for k in tables[dataset]["PartitionKeys"]] == [name for name, _ in partitions]
+            parameters = tables[dataset]["Parameters"]
+            assert all(len(value) == int(parameters[f"projection.{name}.digits"]) for name, value in partitions)
+    # and the types Athena sees, written out independently of the code that derives them
+    assert [(c["Name"], c["Type"]) for c in tables["transactions"]["StorageDescriptor"]["Columns"]] == TRANSACTIONS_COLUMNS

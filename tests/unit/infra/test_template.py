@@ -19,7 +19,7 @@ def test_every_role_is_built_from_the_permission_table():
     resources = merge_template()["Resources"]
     for logical_id, name in CHALICE_FUNCTIONS.items():
         actions = {a for s in statements(resources[f"{logical_id}Role"]) for a in s["Action"]}
-        assert {a for g in FUNCTION_GRANTS[name] for a in g.actions} <= actions
+        assert actions == {a for g in FUNCTION_GRANTS[name] for a in g.actions} | {"logs:CreateLogStream", "logs:PutLogEvents"}
         assert resources[logical_id]["Properties"]["Role"] == {"Fn::GetAtt": [f"{logical_id}Role", "Arn"]}
     assert len(statements(resources["StateMachineRole"])) == len(STATE_MACHINE_GRANTS)
     assert len(statements(resources["StartRunRole"])) == len(START_RULE_GRANTS)
@@ -73,3 +73,64 @@ def test_buckets_are_encrypted_private_versioned_and_tls_only():
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert resources[permissions.RAW]["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]["EventBridgeEnabled"]
     assert resources[permissions.KEY]["Properties"]["EnableKeyRotation"] is True
+
+
+def asl_tasks(node) -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        if node.get("Type") == "Task":
+            found.append(node["Resource"])
+        for value in node.values():
+            found += asl_tasks(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += asl_tasks(item)
+    return found
+
+
+def test_the_state_machine_role_grants_exactly_what_its_tasks_call():
+    machine = merge_template()["Resources"][permissions.MACHINE]["Properties"]
+    needed = set()
+    for resource in asl_tasks(machine["Definition"]):
+        service, api = resource.removeprefix("arn:aws:states:::").split(":")
+        needed.add({"lambda:invoke": "lambda:InvokeFunction"}.get(f"{service}:{api}", f"{service}:{api[0].upper()}{api[1:]}"))
+    granted = {a for g in STATE_MACHINE_GRANTS for a in g.actions if not a.startswith(("logs:", "xray:", "kms:"))}
+    assert granted == needed == {"lambda:InvokeFunction", "dynamodb:UpdateItem", "sqs:SendMessage", "sns:Publish"}
+    invoked = [r for g in STATE_MACHINE_GRANTS if "lambda:InvokeFunction" in g.actions for r in g.resources]
+    assert invoked == [{"Fn::GetAtt": [f, "Arn"]} for f in template.TASK_FUNCTIONS]
+    assert machine["LoggingConfiguration"]["Level"] in {"ERROR", "ALL"} and machine["LoggingConfiguration"]["IncludeExecutionData"]
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_retention_settings_are_the_promised_ones():
+    resources = merge_template()["Resources"]
+    raw_rules = {r["Id"]: r for r in resources[permissions.RAW]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert raw_rules["raw-to-glacier-then-expire"]["Transitions"] == [{"StorageClass": "GLACIER", "TransitionInDays": 30}]
+    assert raw_rules["raw-to-glacier-then-expire"]["ExpirationInDays"] == 365
+    assert raw_rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    processed_rules = {r["Id"]: r for r in resources[permissions.PROCESSED]["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert processed_rules["processed-to-infrequent-access"]["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 90}]
+    table = resources[permissions.TABLE]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST" and table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert {i["IndexName"] for i in table["GlobalSecondaryIndexes"]} == {"runs_by_time", "runs_by_status", "runs_by_dataset"}
+    assert resources[permissions.QUEUE]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_alarms_cover_failures_dead_letters_errors_and_throttles():
+    alarms = {k for k, v in merge_template()["Resources"].items() if v.get("Type") == "AWS::CloudWatch::Alarm"}
+    expected = {"ExecutionsFailedAlarm", "DeadLettersAlarm"} | {f"{f}{m}Alarm" for f in CHALICE_FUNCTIONS for m in ("Errors", "Throttles")}
+    assert alarms == expected
+    metrics = merge_template()["Resources"]["ExecutionsFailedAlarm"]["Properties"]["Metrics"]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m} == {
+        "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+
+
+def test_the_failure_rule_is_narrowed_to_this_state_machine():
+    events = merge_template()["Resources"]["OnExecutionFailed"]["Properties"]["Events"]
+    assert events["OnExecutionFailedEvent"]["Properties"]["Pattern"]["detail"]["stateMachineArn"] == [{"Ref": permissions.MACHINE}]
+
+
+def test_outputs_name_what_operators_need():
+    assert {"RawBucketName", "ProcessedBucketName", "StateMachineArn", "DeadLetterQueueUrl", "AlertsTopicArn"} <= set(
+        merge_template()["Outputs"])
