@@ -1,6 +1,7 @@
 """Runtime configuration: the one place environment variables are read."""
 from __future__ import annotations
 
+import contextvars
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,11 @@ from chalicelib.errors import ConfigurationError
 # Schemas live at the project root; Chalice ships them to the Lambda task root
 # through the ``vendor/schemas`` symlink, which lands at the same relative place.
 DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+# On Lambda, os.environ is the function's environment.  The local runtime runs several functions in
+# one process and sets each invocation's own variables here (they take precedence over os.environ).
+FUNCTION_ENVIRONMENT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("function_environment", default=None)
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class Settings:
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+        env = environ if environ is not None else {**os.environ, **(FUNCTION_ENVIRONMENT.get() or {})}
         missing = [n for n in ("RAW_BUCKET", "PROCESSED_BUCKET", "RUNS_TABLE") if not env.get(n)]
         if missing:
             raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")

@@ -60,7 +60,16 @@ class Services:
         )
 
 
-@lru_cache(maxsize=1)
 def default_services() -> Services:
-    """Services for this process, from the environment (cached: clients are slow to build)."""
-    return Services.create(Settings.from_environment())
+    """Services for the environment of this invocation (cached: clients are slow to build)."""
+    return _services_for(Settings.from_environment())
+
+
+@lru_cache(maxsize=16)
+def _services_for(settings: Settings) -> Services:
+    return Services.create(settings)
+
+
+def forget_services() -> None:
+    """Drop the cached clients (the local runtime, when it changes the endpoint or the credentials)."""
+    _services_for.cache_clear()

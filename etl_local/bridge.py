@@ -23,6 +23,7 @@ from unittest import mock
 from moto.awslambda.models import LambdaFunction
 
 from chalicelib import errors as project_errors
+from chalicelib.config import FUNCTION_ENVIRONMENT
 
 Handler = Callable[[dict[str, Any], Any], Any]
 # The function whose code is running in this thread (None: not a bridged function), for tests of permissions.
@@ -95,9 +96,18 @@ class LambdaBridge:
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, str]] = []
 
+    def _handler_of(self, function: LambdaFunction) -> tuple[str, Handler]:
+        """By function name for the local runtime's functions; by handler (``app.<name>``) for deployed ones."""
+        if function.function_name in self._handlers:
+            return self._handlers[function.function_name]
+        by_handler = {f"app.{step}": (step, handler) for step, handler in self._handlers.values()}
+        if function.handler in by_handler:
+            return by_handler[function.handler]
+        raise LookupError(f"no handler in app.py for {function.function_name} (handler {function.handler})")
+
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         """Run the handler for ``function``; return (payload, errored, logs) as moto expects."""
-        step, handler = self._handlers[function.function_name]
+        step, handler = self._handler_of(function)
         with self._lock:
             self._calls[step] = self._calls.get(step, 0) + 1
             attempt = self._calls[step]
@@ -108,9 +118,12 @@ class LambdaBridge:
             if fault is not None and attempt <= fault.times:
                 raise fault.exception()
             token = CURRENT_FUNCTION.set(step)
+            # A deployed function has its own environment (resource names of its stack).
+            environment = FUNCTION_ENVIRONMENT.set(dict(function.environment_vars or {}))
             try:
                 result = handler(payload, context)
             finally:
+                FUNCTION_ENVIRONMENT.reset(environment)
                 CURRENT_FUNCTION.reset(token)
         except Exception as error:  # noqa: BLE001 - every failure becomes a Lambda error payload
             self.invocations.append((step, type(error).__name__))

@@ -48,6 +48,13 @@ examples:
 """
 
 
+DEPLOY_DESCRIPTION = (
+    "The template of `etl package` is expanded with aws-sam-translator and goes through CloudFormation "
+    "with the code, via an artefact bucket serverless-etl-<stage>-artefacts-<account>-<region>. With "
+    "--endpoint-url the functions run from this checkout inside the emulation, so no dependencies are packaged."
+)
+
+
 def _fault(text: str) -> Fault:
     try:
         return Fault.parse(text)
@@ -99,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("out", metavar="OUT", type=Path, help="folder for sam.json, deployment.zip and merge-template.json")
     package.add_argument("--stage", choices=("dev", "prod"), default="dev", help="Chalice stage and resource names (default dev)")
     package.add_argument("--region", help="region for Chalice's packaging (default: your AWS configuration, else us-east-1)")
+
+    for name, summary in (("deploy", "package and deploy (or update) the stack serverless-etl-<stage>, then print its outputs"),
+                          ("destroy", "delete the stack serverless-etl-<stage>")):
+        command = commands.add_parser(name, help=summary, description=summary + ". " + DEPLOY_DESCRIPTION)
+        command.add_argument("--stage", choices=("dev", "prod"), default="dev", help="default dev")
+        command.add_argument("--region", help="default: your AWS configuration, else us-east-1")
+        command.add_argument("--endpoint-url", metavar="URL",
+                             help="an AWS endpoint other than AWS, e.g. `etl serve`'s (http://127.0.0.1:8001)")
+    commands.choices["deploy"].add_argument("--alert-email", default="", help="subscribe this address to the alerts topic")
+    commands.choices["destroy"].add_argument(
+        "--delete-data", action="store_true",
+        help="also empty and delete the buckets, delete the run table and schedule the key's deletion (kept otherwise)")
 
     api_parent = argparse.ArgumentParser(add_help=False)
     api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
@@ -215,6 +234,26 @@ def package_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
+def deploy_command(args: argparse.Namespace) -> int:
+    import boto3
+
+    from infra.deploy import DeployError, deploy, destroy
+
+    region = args.region or boto3.session.Session().region_name or "us-east-1"
+    try:
+        if args.command == "deploy":
+            outputs = deploy(args.stage, region=region, endpoint_url=args.endpoint_url,
+                             with_dependencies=args.endpoint_url is None, alert_email=args.alert_email)
+            print("\n".join(f"{key:<22} {value}" for key, value in sorted(outputs.items())))
+        else:
+            print("\n".join(f"removed {what}" for what in destroy(
+                args.stage, region=region, endpoint_url=args.endpoint_url, delete_data=args.delete_data)))
+    except DeployError as error:
+        print(f"etl {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_SUCCEEDED
+
+
 def api_command(args: argparse.Namespace) -> int:
     client = ApiClient(args.api)
     try:
@@ -237,7 +276,8 @@ def api_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
-COMMANDS = {"run": run_command, "serve": serve_command, "package": package_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
+COMMANDS = {"run": run_command, "serve": serve_command, "package": package_command,
+            "deploy": deploy_command, "destroy": deploy_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

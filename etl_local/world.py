@@ -21,9 +21,9 @@ from moto.server import ThreadedMotoServer
 import app as chalice_app
 from chalicelib.observability import logger as function_logger
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN
-from chalicelib.services import default_services
+from chalicelib.services import forget_services
 from chalicelib.storage.runs import table_definition
-from etl_local import redrive
+from etl_local import cloudformation, redrive
 from etl_local.bridge import Fault, LambdaBridge
 from etl_local.events import EventBridgeBridge
 from etl_local.clock import VirtualClock
@@ -144,7 +144,7 @@ class LocalAws:
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
-        default_services.cache_clear()
+        forget_services()
 
     def _start(self) -> None:
         # The interpreter logs every failed state with its internals; the run report says it better.
@@ -169,12 +169,13 @@ class LocalAws:
         self._stack.enter_context(self.bridge.installed())
         self._stack.enter_context(redrive.installed())
         self._stack.enter_context(self.events.installed())
+        self._stack.enter_context(cloudformation.installed())
         self._create_storage()
         functions = self._create_functions()
         self._create_state_machine(functions)
         self._create_rules(functions)
         self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
-        default_services.cache_clear()
+        forget_services()
 
     def _serve_endpoint(self) -> None:
         """Start moto's HTTP server in this process; its backends are the ones the bridges patch."""

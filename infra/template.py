@@ -207,7 +207,8 @@ def orchestration() -> dict[str, Any]:
         p.MACHINE: {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
             "StateMachineName": _name("etl"),
             "StateMachineType": "STANDARD",
-            "Definition": json.loads(definition_text),
+            # The file's text as is: a Definition object would lose its nulls ("ResultPath": null) in some tools.
+            "DefinitionString": definition_text,
             "DefinitionSubstitutions": substitutions,
             "RoleArn": _arn("StateMachineRole"),
             "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": True,

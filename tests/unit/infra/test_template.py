@@ -43,7 +43,7 @@ def test_the_app_defines_exactly_the_functions_the_table_covers():
 
 def test_every_definition_placeholder_is_substituted_once(monkeypatch, tmp_path):
     machine = merge_template()["Resources"][permissions.MACHINE]["Properties"]
-    text = json.dumps(machine["Definition"])
+    text = machine["DefinitionString"]
     assert {f"${{{name}}}" for name in machine["DefinitionSubstitutions"]} == {
         f"${{{p}}}" for p in __import__("re").findall(r"\$\{([A-Za-z0-9_]+)\}", text)}
     # GIVEN a definition with a placeholder the stack does not fill
@@ -91,7 +91,7 @@ def asl_tasks(node) -> list[str]:
 def test_the_state_machine_role_grants_exactly_what_its_tasks_call():
     machine = merge_template()["Resources"][permissions.MACHINE]["Properties"]
     needed = set()
-    for resource in asl_tasks(machine["Definition"]):
+    for resource in asl_tasks(json.loads(machine["DefinitionString"])):
         service, api = resource.removeprefix("arn:aws:states:::").split(":")
         needed.add({"lambda:invoke": "lambda:InvokeFunction"}.get(f"{service}:{api}", f"{service}:{api[0].upper()}{api[1:]}"))
     granted = {a for g in STATE_MACHINE_GRANTS for a in g.actions if not a.startswith(("logs:", "xray:", "kms:"))}

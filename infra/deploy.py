@@ -1,0 +1,167 @@
+"""``etl deploy`` / ``etl destroy``: the packaged stack, deployed through CloudFormation.
+
+The SAM template from :func:`infra.package.package` is expanded here with AWS's own
+translator (``aws-sam-translator``), so the same plain CloudFormation goes to AWS and to an
+endpoint without the SAM transform (moto).  The code and the template travel through an
+artefact bucket (the template is larger than CloudFormation takes inline).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import boto3
+from botocore.exceptions import ClientError, WaiterError
+
+from infra.package import package
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class DeployError(RuntimeError):
+    """The stack could not be created, updated or deleted; the message says why."""
+
+
+def stack_name(stage: str) -> str:
+    return f"serverless-etl-{stage}"
+
+
+def _session(region: str) -> boto3.session.Session:
+    return boto3.session.Session(region_name=region)
+
+
+def _artefact_bucket(s3: Any, account: str, region: str, stage: str) -> str:
+    name = f"serverless-etl-{stage}-artefacts-{account}-{region}"
+    try:
+        s3.head_bucket(Bucket=name)
+    except ClientError:
+        args = {"Bucket": name} if region == "us-east-1" else {"Bucket": name, "CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(**args)
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    return name
+
+
+def _upload(s3: Any, bucket: str, path: Path, suffix: str) -> str:
+    key = f"{hashlib.sha256(path.read_bytes()).hexdigest()[:32]}{suffix}"
+    s3.upload_file(str(path), bucket, key)
+    return key
+
+
+def translate(sam: dict[str, Any], region: str) -> dict[str, Any]:
+    """Expand ``AWS::Serverless-*`` resources into plain CloudFormation, as the SAM transform would."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # the stack names no AWS managed policy
+        @staticmethod
+        def load() -> dict[str, str]:
+            return {}
+
+    with mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region}):
+        return transform(sam, {}, NoManagedPolicies())
+
+
+def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dependencies: bool = True,
+           alert_email: str = "") -> dict[str, str]:
+    """Package, upload, create or update the stack ``serverless-etl-<stage>``; return its outputs."""
+    environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
+    with mock.patch.dict(os.environ, environment), tempfile.TemporaryDirectory(prefix="etl-deploy-") as scratch:
+        session = _session(region)
+        s3, cfn = session.client("s3"), session.client("cloudformation")
+        account = session.client("sts").get_caller_identity()["Account"]
+        out = Path(scratch)
+        sam = json.loads(package(stage, out, region=region, with_dependencies=with_dependencies).read_text())
+        bucket = _artefact_bucket(s3, account, region, stage)
+        code_key = _upload(s3, bucket, out / "deployment.zip", ".zip")
+        for resource in sam["Resources"].values():
+            if resource["Type"] == "AWS::Serverless::Function":
+                resource["Properties"]["CodeUri"] = {"Bucket": bucket, "Key": code_key}
+        template = out / "template.json"
+        template.write_text(json.dumps(translate(sam, region)))
+        template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{_upload(s3, bucket, template, '.json')}"
+        name = stack_name(stage)
+        parameters = [{"ParameterKey": "Stage", "ParameterValue": stage},
+                      {"ParameterKey": "AlertEmail", "ParameterValue": alert_email}]
+        try:
+            cfn.describe_stacks(StackName=name)
+            exists = True
+        except ClientError:
+            exists = False
+        action, waiter = (cfn.update_stack, "stack_update_complete") if exists else (cfn.create_stack, "stack_create_complete")
+        try:
+            action(StackName=name, TemplateURL=template_url, Parameters=parameters, Capabilities=CAPABILITIES)
+        except ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise DeployError(f"{name}: {error}") from error
+        try:
+            cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 2 if endpoint_url else 15, "MaxAttempts": 240})
+        except WaiterError as error:
+            raise DeployError(f"{name}: {_failure(cfn, name) or error}") from error
+        return outputs(name, region=region, endpoint_url=endpoint_url)
+
+
+def outputs(name: str, *, region: str, endpoint_url: str | None = None) -> dict[str, str]:
+    with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}):
+        stack = _session(region).client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _failure(cfn: Any, name: str) -> str | None:
+    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED")]
+    return "; ".join(f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in failed[:5]) or None
+
+
+def _empty(s3: Any, bucket: str) -> None:
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket):
+        doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        for start in range(0, len(doomed), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start:start + 1000], "Quiet": True})
+
+
+def destroy(stage: str, *, region: str, endpoint_url: str | None = None, delete_data: bool = False) -> list[str]:
+    """Delete the stack; with ``delete_data``, also empty and delete the buckets (and their artefacts),
+    delete the run table and schedule the key's deletion, which the stack keeps. Returns what was removed."""
+    environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
+    with mock.patch.dict(os.environ, environment):
+        session = _session(region)
+        cfn, s3 = session.client("cloudformation"), session.client("s3")
+        name = stack_name(stage)
+        kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+                for r in page["StackResourceSummaries"]}
+        cfn.delete_stack(StackName=name)
+        try:
+            cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 2 if endpoint_url else 15, "MaxAttempts": 240})
+        except WaiterError as error:
+            raise DeployError(f"{name}: {_failure(cfn, name) or error}") from error
+        removed = [f"stack {name}"]
+        if delete_data:
+            account = session.client("sts").get_caller_identity()["Account"]
+            buckets = [kept.get("RawBucket"), kept.get("ProcessedBucket"), f"serverless-etl-{stage}-artefacts-{account}-{region}"]
+            for bucket in filter(None, buckets):
+                try:
+                    _empty(s3, bucket)
+                    s3.delete_bucket(Bucket=bucket)
+                    removed.append(f"bucket {bucket}")
+                except ClientError as error:
+                    if error.response["Error"]["Code"] not in {"NoSuchBucket", "404"}:
+                        raise
+            if kept.get("RunsTable"):
+                with_table = session.client("dynamodb")
+                try:
+                    with_table.delete_table(TableName=kept["RunsTable"])
+                    removed.append(f"table {kept['RunsTable']}")
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                        raise
+            if kept.get("DataKey"):
+                session.client("kms").schedule_key_deletion(KeyId=kept["DataKey"], PendingWindowInDays=7)
+                removed.append(f"key {kept['DataKey']} (deletion in 7 days)")
+        return removed
