@@ -31,8 +31,11 @@ def stack_name(stage: str) -> str:
     return f"serverless-etl-{stage}"
 
 
-def _session(region: str) -> boto3.session.Session:
-    return boto3.session.Session(region_name=region)
+def _session(region: str, endpoint_url: str | None = None) -> boto3.session.Session:
+    session = boto3.session.Session(region_name=region)
+    if endpoint_url and session.get_credentials() is None:  # a local endpoint takes any key
+        session = boto3.session.Session(region_name=region, aws_access_key_id="local", aws_secret_access_key="local")
+    return session
 
 
 def _artefact_bucket(s3: Any, account: str, region: str, stage: str) -> str:
@@ -71,7 +74,7 @@ def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dep
     """Package, upload, create or update the stack ``serverless-etl-<stage>``; return its outputs."""
     environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
     with mock.patch.dict(os.environ, environment), tempfile.TemporaryDirectory(prefix="etl-deploy-") as scratch:
-        session = _session(region)
+        session = _session(region, endpoint_url)
         s3, cfn = session.client("s3"), session.client("cloudformation")
         account = session.client("sts").get_caller_identity()["Account"]
         out = Path(scratch)
@@ -107,7 +110,7 @@ def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dep
 
 def outputs(name: str, *, region: str, endpoint_url: str | None = None) -> dict[str, str]:
     with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}):
-        stack = _session(region).client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+        stack = _session(region, endpoint_url).client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -130,7 +133,7 @@ def destroy(stage: str, *, region: str, endpoint_url: str | None = None, delete_
     delete the run table and schedule the key's deletion, which the stack keeps. Returns what was removed."""
     environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
     with mock.patch.dict(os.environ, environment):
-        session = _session(region)
+        session = _session(region, endpoint_url)
         cfn, s3 = session.client("cloudformation"), session.client("s3")
         name = stack_name(stage)
         kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
