@@ -106,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("out", metavar="OUT", type=Path, help="folder for sam.json, deployment.zip and merge-template.json")
     package.add_argument("--stage", choices=("dev", "prod"), default="dev", help="Chalice stage and resource names (default dev)")
     package.add_argument("--region", help="region for Chalice's packaging (default: your AWS configuration, else us-east-1)")
+    package.add_argument("--resources-only", action="store_true",
+                         help="write OUT/resources.json instead: every resource but Chalice's functions and API, "
+                         "a stack of its own for the `chalice deploy` path (see the README)")
+
+    chalice_config = commands.add_parser(
+        "chalice-config", help="point a Chalice stage at a deployed resources stack (for `chalice deploy`)",
+        description="Write into .chalice/config.json, for the stage, each function's environment and role from the "
+        "outputs of the resources stack (`etl package --resources-only`), with manage_iam_role off.")
+    chalice_config.add_argument("--stage", choices=("dev", "prod"), default="dev", help="default dev")
+    chalice_config.add_argument("--stack", help="the resources stack (default serverless-etl-<stage>-resources)")
+    chalice_config.add_argument("--region", help="default: your AWS configuration, else us-east-1")
+    chalice_config.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint other than AWS")
 
     for name, summary in (("deploy", "package and deploy (or update) the stack serverless-etl-<stage>, then print its outputs"),
                           ("destroy", "delete the stack serverless-etl-<stage>")):
@@ -228,9 +240,36 @@ def package_command(args: argparse.Namespace) -> int:
 
     from infra.package import package
 
-    region = args.region or boto3.session.Session().region_name or "us-east-1"
-    template = package(args.stage, args.out, region=region)
+    if args.resources_only:
+        from infra.template import resources_template
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        template = args.out / "resources.json"
+        template.write_text(json.dumps(resources_template(args.stage), indent=1) + "\n")
+    else:
+        region = args.region or boto3.session.Session().region_name or "us-east-1"
+        template = package(args.stage, args.out, region=region)
     print(f"{template}  (stage {args.stage}; deploy it as the README's 'Deploy to AWS' says)")
+    return EXIT_SUCCEEDED
+
+
+def chalice_config_command(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from etl_local.definition import PROJECT_ROOT
+    from infra.chalice_config import write_stage
+    from infra.deploy import outputs
+
+    region = args.region or boto3.session.Session().region_name or "us-east-1"
+    stack = args.stack or f"serverless-etl-{args.stage}-resources"
+    try:
+        values = outputs(stack, region=region, endpoint_url=args.endpoint_url)
+    except ClientError as error:
+        print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    write_stage(PROJECT_ROOT / ".chalice" / "config.json", args.stage, values)
+    print(f"stage {args.stage} of .chalice/config.json now uses {stack}; next: chalice deploy --stage {args.stage}")
     return EXIT_SUCCEEDED
 
 
@@ -277,7 +316,7 @@ def api_command(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": run_command, "serve": serve_command, "package": package_command,
-            "deploy": deploy_command, "destroy": deploy_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
+            "deploy": deploy_command, "destroy": deploy_command, "chalice-config": chalice_config_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

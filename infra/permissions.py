@@ -17,10 +17,16 @@ def _arn(logical_id: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [logical_id, "Arn"]}
 
 
+def function_arn(name: str) -> dict[str, Any]:
+    """A function's ARN by its name, ``serverless-etl-<stage>-<name>`` (known before Chalice deploys it)."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:serverless-etl-${{Stage}}-{name.replace('_', '-')}"}
+
+
 def _objects(bucket: str, prefix: str) -> dict[str, Any]:
     return {"Fn::Sub": f"${{{bucket}.Arn}}/{prefix}*"}
 
 
+TASK_FUNCTION_NAMES = ("ingest", "validate", "transform", "output")
 RAW = "RawBucket"
 PROCESSED = "ProcessedBucket"
 TABLE = "RunsTable"
@@ -111,7 +117,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
 
 # The state machine's own role.
 STATE_MACHINE_GRANTS: list[Grant] = [
-    Grant(("lambda:InvokeFunction",), tuple(_arn(name) for name in ("Ingest", "Validate", "Transform", "Output")),
+    Grant(("lambda:InvokeFunction",), tuple(function_arn(name) for name in TASK_FUNCTION_NAMES),
           "the four Lambda tasks (unqualified ARNs, as the definition names them)"),
     Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RecordQuarantineMessage, RecordRejection, RecordTransform, RecordSuccess"),
     Grant(("sqs:SendMessage",), (QUEUE_ARN,), "SendQuarantineToDLQ, SendRejectionToDLQ"),

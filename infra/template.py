@@ -163,25 +163,36 @@ def _log_group_id(logical_id: str) -> str:
     return f"{logical_id}Logs"
 
 
-def functions() -> dict[str, Any]:
-    """A role per function, and the environment each needs (merged into Chalice's resources)."""
+def function_environment(logical_id: str) -> dict[str, Any]:
+    """What a function reads from its environment (``chalicelib.config``), as stack values."""
+    return {
+        "RAW_BUCKET": _ref(p.RAW),
+        "PROCESSED_BUCKET": _ref(p.PROCESSED),
+        "RUNS_TABLE": _ref(p.TABLE),
+        "ALERTS_TOPIC_ARN": _ref(p.TOPIC),
+        "DEAD_LETTER_QUEUE_URL": _ref(p.QUEUE),
+        # The task functions do not need the machine (which names them): keep the graph acyclic.
+        "STATE_MACHINE_ARN": "" if logical_id in TASK_FUNCTIONS else _ref(p.MACHINE),
+    }
+
+
+def roles() -> dict[str, Any]:
+    """A role and a log group per function (the functions themselves are Chalice's)."""
     resources: dict[str, Any] = {}
     for logical_id, name in CHALICE_FUNCTIONS.items():
-        role = f"{logical_id}Role"
         resources[_log_group_id(logical_id)] = {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": {"Fn::Sub": f"/aws/lambda/{APP}-${{Stage}}-{name.replace('_', '-')}"}, "RetentionInDays": 90}}
-        resources[role] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _arn(_log_group_id(logical_id)))
-        environment = {
-            "RAW_BUCKET": _ref(p.RAW),
-            "PROCESSED_BUCKET": _ref(p.PROCESSED),
-            "RUNS_TABLE": _ref(p.TABLE),
-            "ALERTS_TOPIC_ARN": _ref(p.TOPIC),
-            "DEAD_LETTER_QUEUE_URL": _ref(p.QUEUE),
-            # The task functions run inside the machine, which needs their ARNs: no cycle back.
-            "STATE_MACHINE_ARN": "" if logical_id in TASK_FUNCTIONS else _ref(p.MACHINE),
-        }
-        resources[logical_id] = {"Properties": {
-            "FunctionName": _function_name(name), "Role": _arn(role), "Environment": {"Variables": environment}}}
+        resources[f"{logical_id}Role"] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _arn(_log_group_id(logical_id)))
+    return resources
+
+
+def function_overrides() -> dict[str, Any]:
+    """Name, role and environment of each Chalice function, merged into Chalice's own resources."""
+    resources: dict[str, Any] = {
+        logical_id: {"Properties": {"FunctionName": _function_name(name), "Role": _arn(f"{logical_id}Role"),
+                                    "Environment": {"Variables": function_environment(logical_id)}}}
+        for logical_id, name in CHALICE_FUNCTIONS.items()
+    }
     # Chalice's failure rule matches every state machine of the account: narrow it to this one.
     resources["OnExecutionFailed"]["Properties"]["Events"] = {"OnExecutionFailedEvent": {"Properties": {
         "Pattern": {"detail": {"stateMachineArn": [_ref(p.MACHINE)]}}}}}
@@ -192,7 +203,7 @@ def orchestration() -> dict[str, Any]:
     """State machine, its role and logs, and the rule that starts runs for new objects."""
     definition_text = ETL_DEFINITION.read_text()
     substitutions = {
-        **{f"{name}FunctionArn": _arn(name) for name in TASK_FUNCTIONS},
+        **{f"{logical_id}FunctionArn": p.function_arn(CHALICE_FUNCTIONS[logical_id]) for logical_id in TASK_FUNCTIONS},
         "RunsTableName": _ref(p.TABLE),
         "DeadLetterQueueUrl": _ref(p.QUEUE),
         "AlertsTopicArn": _ref(p.TOPIC),
@@ -262,11 +273,11 @@ def alarms() -> dict[str, Any]:
                                    "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [p.QUEUE, "QueueName"]}},
                                    statistic="Maximum"),
     }
-    for logical_id in CHALICE_FUNCTIONS:
+    for logical_id, name in CHALICE_FUNCTIONS.items():
         for metric in ("Errors", "Throttles"):
             resources[f"{logical_id}{metric}Alarm"] = _alarm(
                 f"{logical_id.lower()}-{metric.lower()}", f"{logical_id} Lambda {metric.lower()}",
-                "AWS/Lambda", metric, {"FunctionName": _ref(logical_id)})
+                "AWS/Lambda", metric, {"FunctionName": _function_name(name)})
     return resources
 
 
@@ -331,8 +342,7 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
     return resources
 
 
-def merge_template(stage: str = "dev") -> dict[str, Any]:
-    """The template ``chalice package --merge-template`` merges into Chalice's own."""
+def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {
@@ -341,7 +351,7 @@ def merge_template(stage: str = "dev") -> dict[str, Any]:
             "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
         },
         "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlertEmail"), ""]}]}},
-        "Resources": {**storage(), **functions(), **orchestration(), **alarms(), **catalog()},
+        "Resources": resources,
         "Outputs": {
             "RawBucketName": {"Value": _ref(p.RAW)},
             "ProcessedBucketName": {"Value": _ref(p.PROCESSED)},
@@ -351,5 +361,21 @@ def merge_template(stage: str = "dev") -> dict[str, Any]:
             "AlertsTopicArn": {"Value": _ref(p.TOPIC)},
             "AthenaWorkGroup": {"Value": _ref("AthenaWorkGroup")},
             "GlueDatabase": {"Value": _ref("GlueDatabase")},
+            **extra_outputs,
         },
     }
+
+
+def merge_template(stage: str = "dev") -> dict[str, Any]:
+    """The template ``chalice package --merge-template`` merges into Chalice's own: one stack."""
+    return _frame(stage, {**storage(), **roles(), **function_overrides(), **orchestration(), **alarms(), **catalog()}, {})
+
+
+def resources_template(stage: str = "dev") -> dict[str, Any]:
+    """Everything but Chalice's functions and API, as a stack of its own, for ``chalice deploy``.
+
+    The same resources and roles as :func:`merge_template`; the outputs add each function's role
+    ARN, which ``etl chalice-config`` writes into ``.chalice/config.json`` for the stage.
+    """
+    role_outputs = {f"{logical_id}RoleArn": {"Value": _arn(f"{logical_id}Role")} for logical_id in CHALICE_FUNCTIONS}
+    return _frame(stage, {**storage(), **roles(), **orchestration(), **alarms(), **catalog()}, role_outputs)

@@ -119,3 +119,12 @@ def test_glue_columns_match_the_parquet_the_pipeline_writes(packaged, tmp_path):
             assert all(len(value) == int(parameters[f"projection.{name}.digits"]) for name, value in partitions)
     # and the types Athena sees, written out independently of the code that derives them
     assert [(c["Name"], c["Type"]) for c in tables["transactions"]["StorageDescriptor"]["Columns"]] == TRANSACTIONS_COLUMNS
+
+
+def test_the_resources_stack_of_the_chalice_deploy_path_is_lint_clean(tmp_path):
+    from infra.template import resources_template
+
+    path = tmp_path / "resources.json"
+    path.write_text(json.dumps(resources_template("prod")))
+    result = subprocess.run([sys.executable, "-m", "cfnlint", str(path)], capture_output=True, text=True, timeout=300)
+    assert not result.returncode & 2, result.stdout + result.stderr

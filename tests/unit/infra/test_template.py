@@ -97,7 +97,8 @@ def test_the_state_machine_role_grants_exactly_what_its_tasks_call():
     granted = {a for g in STATE_MACHINE_GRANTS for a in g.actions if not a.startswith(("logs:", "xray:", "kms:"))}
     assert granted == needed == {"lambda:InvokeFunction", "dynamodb:UpdateItem", "sqs:SendMessage", "sns:Publish"}
     invoked = [r for g in STATE_MACHINE_GRANTS if "lambda:InvokeFunction" in g.actions for r in g.resources]
-    assert invoked == [{"Fn::GetAtt": [f, "Arn"]} for f in template.TASK_FUNCTIONS]
+    assert invoked == [permissions.function_arn(n) for n in ("ingest", "validate", "transform", "output")]
+    assert [machine["DefinitionSubstitutions"][f"{f}FunctionArn"] for f in template.TASK_FUNCTIONS] == invoked
     assert machine["LoggingConfiguration"]["Level"] in {"ERROR", "ALL"} and machine["LoggingConfiguration"]["IncludeExecutionData"]
     assert machine["TracingConfiguration"] == {"Enabled": True}
 
@@ -134,3 +135,32 @@ def test_the_failure_rule_is_narrowed_to_this_state_machine():
 def test_outputs_name_what_operators_need():
     assert {"RawBucketName", "ProcessedBucketName", "StateMachineArn", "DeadLetterQueueUrl", "AlertsTopicArn"} <= set(
         merge_template()["Outputs"])
+
+
+def test_the_chalice_deploy_path_shares_every_resource_and_role_with_the_packaged_stack():
+    from infra.template import resources_template
+
+    packaged, separate = merge_template("prod")["Resources"], resources_template("prod")["Resources"]
+    assert set(separate) == {k for k, v in packaged.items() if "Type" in v}  # all but Chalice's own
+    assert all(separate[k] == packaged[k] for k in separate)
+    outputs = resources_template("prod")["Outputs"]
+    assert {f"{f}RoleArn" for f in CHALICE_FUNCTIONS} <= set(outputs)
+
+
+def test_chalice_config_points_each_function_at_its_role_and_the_stack(tmp_path):
+    from infra.chalice_config import write_stage
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"version": "2.0", "app_name": "serverless-etl", "stages": {"prod": {"api_gateway_stage": "api"}}}))
+    outputs = {"RawBucketName": "raw", "ProcessedBucketName": "processed", "RunsTableName": "runs", "AlertsTopicArn": "topic",
+               "DeadLetterQueueUrl": "queue", "StateMachineArn": "machine",
+               **{f"{f}RoleArn": f"arn:aws:iam::1:role/{f}" for f in CHALICE_FUNCTIONS}}
+    write_stage(config, "prod", outputs)
+    stage = json.loads(config.read_text())["stages"]["prod"]
+    assert stage["manage_iam_role"] is False and stage["iam_role_arn"] == "arn:aws:iam::1:role/APIHandler"
+    assert stage["environment_variables"] == {"RAW_BUCKET": "raw", "PROCESSED_BUCKET": "processed", "RUNS_TABLE": "runs",
+                                              "ALERTS_TOPIC_ARN": "topic", "DEAD_LETTER_QUEUE_URL": "queue",
+                                              "STATE_MACHINE_ARN": "machine"}
+    assert stage["lambda_functions"]["ingest"] == {"iam_role_arn": "arn:aws:iam::1:role/Ingest",
+                                                   "environment_variables": {"STATE_MACHINE_ARN": ""}}
+    assert stage["lambda_functions"]["on_execution_failed"] == {"iam_role_arn": "arn:aws:iam::1:role/OnExecutionFailed"}

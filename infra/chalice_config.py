@@ -1,0 +1,56 @@
+"""``etl chalice-config``: point a Chalice stage at the resources stack, for ``chalice deploy``.
+
+Writes into ``.chalice/config.json``, for the stage, the environment each function reads
+(:func:`infra.template.function_environment`, with the stack's values) and the role each
+function runs as (the stack's ``<Function>RoleArn`` outputs), with ``manage_iam_role`` off.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from infra.template import CHALICE_FUNCTIONS, TASK_FUNCTIONS, function_environment
+
+# The stack output holding the value of each environment variable that references a resource.
+_OUTPUT_OF_RESOURCE = {
+    "RawBucket": "RawBucketName",
+    "ProcessedBucket": "ProcessedBucketName",
+    "RunsTable": "RunsTableName",
+    "AlertsTopic": "AlertsTopicArn",
+    "DeadLetterQueue": "DeadLetterQueueUrl",
+    "EtlStateMachine": "StateMachineArn",
+}
+
+
+def _value(expression: Any, outputs: dict[str, str]) -> str:
+    return outputs[_OUTPUT_OF_RESOURCE[expression["Ref"]]] if isinstance(expression, dict) else expression
+
+
+def stage_config(outputs: dict[str, str]) -> dict[str, Any]:
+    """The stage section of ``.chalice/config.json`` for a deployed resources stack."""
+    shared = {k: _value(v, outputs) for k, v in function_environment("APIHandler").items()}
+    functions: dict[str, Any] = {}
+    for logical_id, name in CHALICE_FUNCTIONS.items():
+        if name == "api_handler":
+            continue
+        entry: dict[str, Any] = {"iam_role_arn": outputs[f"{logical_id}RoleArn"]}
+        if logical_id in TASK_FUNCTIONS:
+            entry["environment_variables"] = {"STATE_MACHINE_ARN": ""}
+        functions[name] = entry
+    return {
+        "api_gateway_stage": "api",
+        "manage_iam_role": False,
+        "iam_role_arn": outputs["APIHandlerRoleArn"],  # the API handler's role
+        "environment_variables": shared,
+        "lambda_functions": functions,
+    }
+
+
+def write_stage(config_path: Path, stage: str, outputs: dict[str, str]) -> dict[str, Any]:
+    """Replace ``stage`` in the Chalice config with the resources stack's values; return the new section."""
+    config = json.loads(config_path.read_text())
+    section = {**config.get("stages", {}).get(stage, {}), **stage_config(outputs)}
+    config.setdefault("stages", {})[stage] = section
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    return section
