@@ -1,8 +1,8 @@
 """What moto's CloudFormation leaves out of the resources the pipeline's stack uses.
 
-- ``AWS::StepFunctions::StateMachine``: moto ignores ``DefinitionSubstitutions`` and creates the
-  machine in the backend that does not execute; here the definition is rendered as on AWS,
-  in the backend in use.
+- ``AWS::StepFunctions::StateMachine``: moto ignores ``DefinitionSubstitutions`` and creates,
+  updates and deletes the machine in the backend that does not execute; here the definition is
+  rendered as on AWS, in the backend in use.
 - ``AWS::S3::Bucket``: moto applies only encryption and tags; here versioning and the
   EventBridge notification setting are applied too.
 - ``AWS::ApiGateway::RestApi``: moto requires ``Name`` and ignores ``Body``; AWS imports the
@@ -36,6 +36,20 @@ def _state_machine(cls: type, resource_name: str, cloudformation_json: dict[str,
     definition = render(text, properties.get("DefinitionSubstitutions", {}))
     return stepfunctions_backend(account_id, region_name).create_state_machine(
         properties.get("StateMachineName", resource_name), definition, properties.get("RoleArn", ""))
+
+
+def _update_state_machine(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+                          account_id: str, region_name: str):
+    properties = cloudformation_json["Properties"]
+    text = properties.get("DefinitionString") or json.dumps(properties["Definition"])
+    backend = stepfunctions_backend(account_id, region_name)
+    backend.update_state_machine(original_resource.arn, definition=render(text, properties.get("DefinitionSubstitutions", {})),
+                                 role_arn=properties.get("RoleArn"))
+    return backend.describe_state_machine(original_resource.arn)
+
+
+def _delete_state_machine(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str):
+    stepfunctions_backend(account_id, region_name).delete_state_machine(resource_name)
 
 
 def _bucket_with_settings(original):
@@ -78,6 +92,8 @@ def _rest_api_from_body(original):
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
     with mock.patch.object(StateMachine, "create_from_cloudformation_json", classmethod(_state_machine)), \
+            mock.patch.object(StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine)), \
+            mock.patch.object(StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine)), \
             mock.patch.object(FakeBucket, "create_from_cloudformation_json",
                               classmethod(_bucket_with_settings(FakeBucket.create_from_cloudformation_json))), \
             mock.patch.object(RestAPI, "create_from_cloudformation_json",

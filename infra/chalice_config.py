@@ -50,7 +50,16 @@ def stage_config(outputs: dict[str, str]) -> dict[str, Any]:
 def write_stage(config_path: Path, stage: str, outputs: dict[str, str]) -> dict[str, Any]:
     """Replace ``stage`` in the Chalice config with the resources stack's values; return the new section."""
     config = json.loads(config_path.read_text())
-    section = {**config.get("stages", {}).get(stage, {}), **stage_config(outputs)}
-    config.setdefault("stages", {})[stage] = section
+    section = config.setdefault("stages", {}).setdefault(stage, {})
+    new = stage_config(outputs)
+    # Merge, so the stage's other settings (LOG_LEVEL, memory, ...) stay.
+    section.update({k: v for k, v in new.items() if k not in ("environment_variables", "lambda_functions")})
+    section.setdefault("environment_variables", {}).update(new["environment_variables"])
+    functions = section.setdefault("lambda_functions", {})
+    for name, entry in new["lambda_functions"].items():
+        existing = functions.setdefault(name, {})
+        existing.update({k: v for k, v in entry.items() if k != "environment_variables"})
+        if "environment_variables" in entry:
+            existing.setdefault("environment_variables", {}).update(entry["environment_variables"])
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     return section

@@ -86,26 +86,51 @@ def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dep
                 resource["Properties"]["CodeUri"] = {"Bucket": bucket, "Key": code_key}
         template = out / "template.json"
         template.write_text(json.dumps(translate(sam, region)))
-        template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{_upload(s3, bucket, template, '.json')}"
+        template_key = _upload(s3, bucket, template, ".json")
+        if endpoint_url:  # moto reads the bucket from an S3 host name
+            template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
+        else:
+            template_url = f"{s3.meta.endpoint_url}/{bucket}/{template_key}"
         name = stack_name(stage)
-        parameters = [{"ParameterKey": "Stage", "ParameterValue": stage},
-                      {"ParameterKey": "AlertEmail", "ParameterValue": alert_email}]
+        status = _stack_status(cfn, name)
+        if status in {"ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"}:  # a failed first create: only deletion helps
+            cfn.delete_stack(StackName=name)
+            _wait(cfn, "stack_delete_complete", name, endpoint_url)
+            status = None
+        email = {"ParameterKey": "AlertEmail", "ParameterValue": alert_email} if alert_email or status is None else {
+            "ParameterKey": "AlertEmail", "UsePreviousValue": True}
+        arguments = {"StackName": name, "TemplateURL": template_url, "Capabilities": CAPABILITIES,
+                     "Parameters": [{"ParameterKey": "Stage", "ParameterValue": stage}, email]}
         try:
-            cfn.describe_stacks(StackName=name)
-            exists = True
-        except ClientError:
-            exists = False
-        action, waiter = (cfn.update_stack, "stack_update_complete") if exists else (cfn.create_stack, "stack_create_complete")
-        try:
-            action(StackName=name, TemplateURL=template_url, Parameters=parameters, Capabilities=CAPABILITIES)
+            if status is None:
+                # Retained resources (buckets, table, key) are removed too if the very first create fails.
+                cfn.create_stack(**arguments, RetainExceptOnCreate=True)
+                _wait(cfn, "stack_create_complete", name, endpoint_url)
+            else:
+                cfn.update_stack(**arguments, RetainExceptOnCreate=True)
+                _wait(cfn, "stack_update_complete", name, endpoint_url)
         except ClientError as error:
             if "No updates are to be performed" not in str(error):
                 raise DeployError(f"{name}: {error}") from error
-        try:
-            cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 2 if endpoint_url else 15, "MaxAttempts": 240})
-        except WaiterError as error:
-            raise DeployError(f"{name}: {_failure(cfn, name) or error}") from error
         return outputs(name, region=region, endpoint_url=endpoint_url)
+
+
+def _stack_status(cfn: Any, name: str) -> str | None:
+    """The stack's status, or ``None`` when there is no such stack."""
+    try:
+        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return None if status == "DELETE_COMPLETE" else status
+
+
+def _wait(cfn: Any, waiter: str, name: str, endpoint_url: str | None) -> None:
+    try:
+        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 2 if endpoint_url else 15, "MaxAttempts": 240})
+    except WaiterError as error:
+        raise DeployError(f"{name}: {_failure(cfn, name) or error}") from error
 
 
 def outputs(name: str, *, region: str, endpoint_url: str | None = None) -> dict[str, str]:
@@ -115,9 +140,10 @@ def outputs(name: str, *, region: str, endpoint_url: str | None = None) -> dict[
 
 
 def _failure(cfn: Any, name: str) -> str | None:
-    events = cfn.describe_stack_events(StackName=name)["StackEvents"]
-    failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED")]
-    return "; ".join(f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in failed[:5]) or None
+    """The first resource that failed (later ones are mostly "Resource creation cancelled")."""
+    events = [e for page in cfn.get_paginator("describe_stack_events").paginate(StackName=name) for e in page["StackEvents"]]
+    failed = [e for e in reversed(events) if e.get("ResourceStatus", "").endswith("FAILED")]
+    return "; ".join(f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in failed[:3]) or None
 
 
 def _empty(s3: Any, bucket: str) -> None:
@@ -134,37 +160,44 @@ def destroy(stage: str, *, region: str, endpoint_url: str | None = None, delete_
     environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
     with mock.patch.dict(os.environ, environment):
         session = _session(region, endpoint_url)
-        cfn, s3 = session.client("cloudformation"), session.client("s3")
+        cfn = session.client("cloudformation")
         name = stack_name(stage)
-        kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
-                for r in page["StackResourceSummaries"]}
-        cfn.delete_stack(StackName=name)
-        try:
-            cfn.get_waiter("stack_delete_complete").wait(StackName=name, WaiterConfig={"Delay": 2 if endpoint_url else 15, "MaxAttempts": 240})
-        except WaiterError as error:
-            raise DeployError(f"{name}: {_failure(cfn, name) or error}") from error
-        removed = [f"stack {name}"]
+        account = session.client("sts").get_caller_identity()["Account"]
+        removed = []
+        if _stack_status(cfn, name) is not None:
+            kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+                    for r in page["StackResourceSummaries"]}
+            cfn.delete_stack(StackName=name)
+            _wait(cfn, "stack_delete_complete", name, endpoint_url)
+            removed.append(f"stack {name}")
+        else:  # already gone (e.g. a plain destroy before): the retained resources have known names
+            kept = {"RawBucket": f"serverless-etl-{stage}-raw-{account}-{region}",
+                    "ProcessedBucket": f"serverless-etl-{stage}-processed-{account}-{region}",
+                    "RunsTable": f"serverless-etl-{stage}-runs"}
         if delete_data:
-            account = session.client("sts").get_caller_identity()["Account"]
-            buckets = [kept.get("RawBucket"), kept.get("ProcessedBucket"), f"serverless-etl-{stage}-artefacts-{account}-{region}"]
-            for bucket in filter(None, buckets):
-                try:
-                    _empty(s3, bucket)
-                    s3.delete_bucket(Bucket=bucket)
-                    removed.append(f"bucket {bucket}")
-                except ClientError as error:
-                    if error.response["Error"]["Code"] not in {"NoSuchBucket", "404"}:
-                        raise
-            if kept.get("RunsTable"):
-                with_table = session.client("dynamodb")
-                try:
-                    with_table.delete_table(TableName=kept["RunsTable"])
-                    removed.append(f"table {kept['RunsTable']}")
-                except ClientError as error:
-                    if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                        raise
-            if kept.get("DataKey"):
-                session.client("kms").schedule_key_deletion(KeyId=kept["DataKey"], PendingWindowInDays=7)
-                removed.append(f"key {kept['DataKey']} (deletion in 7 days)")
+            removed += _delete_data(session, stage, account, region, kept)
         return removed
+
+
+def _delete_data(session: boto3.session.Session, stage: str, account: str, region: str, kept: dict[str, str]) -> list[str]:
+    s3, removed = session.client("s3"), []
+    for bucket in filter(None, [kept.get("RawBucket"), kept.get("ProcessedBucket"), f"serverless-etl-{stage}-artefacts-{account}-{region}"]):
+        try:
+            _empty(s3, bucket)
+            s3.delete_bucket(Bucket=bucket)
+            removed.append(f"bucket {bucket}")
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {"NoSuchBucket", "404"}:
+                raise
+    if kept.get("RunsTable"):
+        try:
+            session.client("dynamodb").delete_table(TableName=kept["RunsTable"])
+            removed.append(f"table {kept['RunsTable']}")
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+    if kept.get("DataKey"):
+        session.client("kms").schedule_key_deletion(KeyId=kept["DataKey"], PendingWindowInDays=7)
+        removed.append(f"key {kept['DataKey']} (deletion in 7 days)")
+    return removed

@@ -18,8 +18,8 @@ def _arn(logical_id: str) -> dict[str, Any]:
 
 
 def function_arn(name: str) -> dict[str, Any]:
-    """A function's ARN by its name, ``serverless-etl-<stage>-<name>`` (known before Chalice deploys it)."""
-    return {"Fn::Sub": f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:serverless-etl-${{Stage}}-{name.replace('_', '-')}"}
+    """A task function's ARN by the name Chalice gives it, ``serverless-etl-<stage>-<name>`` (known before it exists)."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:serverless-etl-${{Stage}}-{name}"}
 
 
 def _objects(bucket: str, prefix: str) -> dict[str, Any]:

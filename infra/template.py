@@ -154,9 +154,15 @@ def _role(principal: str, grants: list[Grant], log_group: Any | None = None) -> 
     }}
 
 
+def chalice_function_name(name: str) -> str:
+    """The name ``chalice deploy`` gives a function (``<app>-<stage>-<name>``; the API handler ``<app>-<stage>``),
+    with ``${Stage}`` for the stage."""
+    return f"{APP}-${{Stage}}" if name == "api_handler" else f"{APP}-${{Stage}}-{name}"
+
+
 def _function_name(name: str) -> dict[str, Any]:
-    """Chalice's own naming, ``<app>-<stage>-<function>``, set explicitly so the log group is known."""
-    return _name(name.replace("_", "-"))
+    """Chalice's own naming, set explicitly in the packaged stack so both paths name functions alike."""
+    return {"Fn::Sub": chalice_function_name(name)}
 
 
 def _log_group_id(logical_id: str) -> str:
@@ -181,7 +187,7 @@ def roles() -> dict[str, Any]:
     resources: dict[str, Any] = {}
     for logical_id, name in CHALICE_FUNCTIONS.items():
         resources[_log_group_id(logical_id)] = {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": {"Fn::Sub": f"/aws/lambda/{APP}-${{Stage}}-{name.replace('_', '-')}"}, "RetentionInDays": 90}}
+            "LogGroupName": {"Fn::Sub": f"/aws/lambda/{chalice_function_name(name)}"}, "RetentionInDays": 90}}
         resources[f"{logical_id}Role"] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _arn(_log_group_id(logical_id)))
     return resources
 

@@ -1,8 +1,8 @@
 """`etl deploy` to a local AWS endpoint: the packaged stack runs a file end to end, then `etl destroy` removes it."""
 from __future__ import annotations
 
-import json
 import logging
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -48,13 +48,22 @@ def test_deploy_upload_run_and_destroy(endpoint, capsys, tmp_path):
     # and the local runtime's own resources were not used
     assert endpoint.client("dynamodb").scan(TableName=endpoint.names.runs_table)["Items"] == []
 
-    # WHEN it is destroyed with its data
+    # WHEN it is deployed again, unchanged: nothing to update, the same outputs, no wait
+    started = time.monotonic()
+    assert cli.main(["deploy", "--stage", "dev", "--endpoint-url", endpoint.endpoint_url, "--region", "us-east-1"]) == 0
+    assert outputs_of(capsys.readouterr().out) == outputs and time.monotonic() - started < 60
+
+    # AND destroyed, first keeping its data, then with it
+    assert cli.main(["destroy", "--stage", "dev", "--endpoint-url", endpoint.endpoint_url, "--region", "us-east-1"]) == 0
+    assert "removed stack serverless-etl-dev" in capsys.readouterr().out
+    assert outputs["RawBucketName"] in {b["Name"] for b in s3.list_buckets()["Buckets"]}  # kept
     assert cli.main(["destroy", "--stage", "dev", "--endpoint-url", endpoint.endpoint_url, "--region", "us-east-1",
                      "--delete-data"]) == 0
     removed = capsys.readouterr().out
 
     # THEN nothing of it is left
-    assert "removed stack serverless-etl-dev" in removed
+    assert "removed bucket " + outputs["RawBucketName"] in removed
+    assert outputs["StateMachineArn"] not in [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
     assert endpoint.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE", "UPDATE_COMPLETE"])["StackSummaries"] == []
     left = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert not [b for b in left if b.startswith("serverless-etl-dev-")]

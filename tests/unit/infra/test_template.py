@@ -147,20 +147,38 @@ def test_the_chalice_deploy_path_shares_every_resource_and_role_with_the_package
     assert {f"{f}RoleArn" for f in CHALICE_FUNCTIONS} <= set(outputs)
 
 
+def test_functions_are_named_as_chalice_deploy_names_them():
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy import models
+    from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
+
+    from etl_local.definition import PROJECT_ROOT
+
+    config = CLIFactory(str(PROJECT_ROOT)).create_config_obj("prod")
+    graph = ApplicationGraphBuilder().build(config, "prod")
+    chalice_names = {r.function_name for r in DependencyBuilder().build_dependencies(graph) if isinstance(r, models.LambdaFunction)}
+    resources = merge_template("prod")["Resources"]
+    ours = {resources[f]["Properties"]["FunctionName"]["Fn::Sub"].replace("${Stage}", "prod") for f in CHALICE_FUNCTIONS}
+    logs = {resources[f"{f}Logs"]["Properties"]["LogGroupName"]["Fn::Sub"].replace("${Stage}", "prod") for f in CHALICE_FUNCTIONS}
+    assert ours == chalice_names and logs == {f"/aws/lambda/{n}" for n in chalice_names}
+
+
 def test_chalice_config_points_each_function_at_its_role_and_the_stack(tmp_path):
     from infra.chalice_config import write_stage
 
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"version": "2.0", "app_name": "serverless-etl", "stages": {"prod": {"api_gateway_stage": "api"}}}))
+    config.write_text(json.dumps({"version": "2.0", "app_name": "serverless-etl", "stages": {"prod": {
+        "api_gateway_stage": "api", "environment_variables": {"LOG_LEVEL": "WARNING", "RAW_BUCKET": "old"},
+        "lambda_functions": {"ingest": {"lambda_memory_size": 2048}}}}}))
     outputs = {"RawBucketName": "raw", "ProcessedBucketName": "processed", "RunsTableName": "runs", "AlertsTopicArn": "topic",
                "DeadLetterQueueUrl": "queue", "StateMachineArn": "machine",
                **{f"{f}RoleArn": f"arn:aws:iam::1:role/{f}" for f in CHALICE_FUNCTIONS}}
     write_stage(config, "prod", outputs)
     stage = json.loads(config.read_text())["stages"]["prod"]
     assert stage["manage_iam_role"] is False and stage["iam_role_arn"] == "arn:aws:iam::1:role/APIHandler"
-    assert stage["environment_variables"] == {"RAW_BUCKET": "raw", "PROCESSED_BUCKET": "processed", "RUNS_TABLE": "runs",
+    assert stage["environment_variables"] == {"LOG_LEVEL": "WARNING", "RAW_BUCKET": "raw", "PROCESSED_BUCKET": "processed", "RUNS_TABLE": "runs",
                                               "ALERTS_TOPIC_ARN": "topic", "DEAD_LETTER_QUEUE_URL": "queue",
                                               "STATE_MACHINE_ARN": "machine"}
-    assert stage["lambda_functions"]["ingest"] == {"iam_role_arn": "arn:aws:iam::1:role/Ingest",
+    assert stage["lambda_functions"]["ingest"] == {"lambda_memory_size": 2048, "iam_role_arn": "arn:aws:iam::1:role/Ingest",
                                                    "environment_variables": {"STATE_MACHINE_ARN": ""}}
     assert stage["lambda_functions"]["on_execution_failed"] == {"iam_role_arn": "arn:aws:iam::1:role/OnExecutionFailed"}
