@@ -47,6 +47,9 @@ def _artefact_bucket(s3: Any, account: str, region: str, stage: str) -> str:
         s3.create_bucket(**args)
         s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
             "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        # Each deploy uploads code and template under a new name: old ones go after 30 days.
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
+            {"ID": "old-artefacts-expire", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 30}}]})
     return name
 
 
