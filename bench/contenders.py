@@ -67,8 +67,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
                 "run_id": RUN_ID,
                 "year": f"{moment:%Y}", "month": f"{moment:%m}", "day": f"{moment:%d}", "hour": f"{moment:%H}",
             })
-    table = pa.Table.from_pylist(rows, schema=schema.append(pa.field("year", pa.string())).append(
-        pa.field("month", pa.string())).append(pa.field("day", pa.string())).append(pa.field("hour", pa.string())))
+    table = pa.Table.from_pylist(rows, schema=pa.schema(list(schema) + [pa.field(p, pa.string()) for p in PARTITIONS]))
     pq.write_to_dataset(table, out / "processed", partition_cols=list(PARTITIONS), compression="snappy")
     (out / "quarantine.jsonl").write_text("".join(json.dumps(q) + "\n" for q in quarantine))
     seconds = time.perf_counter() - started

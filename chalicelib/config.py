@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextvars
 import os
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +52,8 @@ class Settings:
     schemas_dir: Path = DEFAULT_SCHEMAS_DIR
 
     @classmethod
-    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = environ if environ is not None else {**os.environ, **(FUNCTION_ENVIRONMENT.get() or {})}
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = environ if environ is not None else ChainMap(FUNCTION_ENVIRONMENT.get() or {}, os.environ)
         missing = [n for n in ("RAW_BUCKET", "PROCESSED_BUCKET", "RUNS_TABLE") if not env.get(n)]
         if missing:
             raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")

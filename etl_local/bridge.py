@@ -91,6 +91,7 @@ class LambdaBridge:
 
     def __init__(self, handlers: dict[str, tuple[str, Handler]], faults: list[Fault] | None = None) -> None:
         self._handlers = handlers
+        self._by_handler = {f"app.{step}": (step, handler) for step, handler in handlers.values()}
         self._faults = {fault.step: fault for fault in faults or []}
         self._calls: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -100,9 +101,8 @@ class LambdaBridge:
         """By function name for the local runtime's functions; by handler (``app.<name>``) for deployed ones."""
         if function.function_name in self._handlers:
             return self._handlers[function.function_name]
-        by_handler = {f"app.{step}": (step, handler) for step, handler in self._handlers.values()}
-        if function.handler in by_handler:
-            return by_handler[function.handler]
+        if function.handler in self._by_handler:
+            return self._by_handler[function.handler]
         raise LookupError(f"no handler in app.py for {function.function_name} (handler {function.handler})")
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:

@@ -235,9 +235,14 @@ def serve_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
-def package_command(args: argparse.Namespace) -> int:
+def _region(args: argparse.Namespace) -> str:
+    """``--region``, else the AWS configuration's, else us-east-1."""
     import boto3
 
+    return args.region or boto3.session.Session().region_name or "us-east-1"
+
+
+def package_command(args: argparse.Namespace) -> int:
     from infra.package import package
 
     if args.resources_only:
@@ -247,24 +252,21 @@ def package_command(args: argparse.Namespace) -> int:
         template = args.out / "resources.json"
         template.write_text(json.dumps(resources_template(args.stage), indent=1) + "\n")
     else:
-        region = args.region or boto3.session.Session().region_name or "us-east-1"
-        template = package(args.stage, args.out, region=region)
+        template = package(args.stage, args.out, region=_region(args))
     print(f"{template}  (stage {args.stage}; deploy it as the README's 'Deploy to AWS' says)")
     return EXIT_SUCCEEDED
 
 
 def chalice_config_command(args: argparse.Namespace) -> int:
-    import boto3
     from botocore.exceptions import ClientError
 
     from etl_local.definition import PROJECT_ROOT
     from infra.chalice_config import write_stage
     from infra.deploy import outputs
 
-    region = args.region or boto3.session.Session().region_name or "us-east-1"
     stack = args.stack or f"serverless-etl-{args.stage}-resources"
     try:
-        values = outputs(stack, region=region, endpoint_url=args.endpoint_url)
+        values = outputs(stack, region=_region(args), endpoint_url=args.endpoint_url)
     except ClientError as error:
         print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -274,11 +276,9 @@ def chalice_config_command(args: argparse.Namespace) -> int:
 
 
 def deploy_command(args: argparse.Namespace) -> int:
-    import boto3
-
     from infra.deploy import DeployError, deploy, destroy
 
-    region = args.region or boto3.session.Session().region_name or "us-east-1"
+    region = _region(args)
     try:
         if args.command == "deploy":
             outputs = deploy(args.stage, region=region, endpoint_url=args.endpoint_url,

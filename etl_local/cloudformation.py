@@ -30,21 +30,22 @@ from moto.utilities.utils import get_partition
 from etl_local.definition import render
 
 
+def _definition(properties: dict[str, Any]) -> str:
+    text = properties.get("DefinitionString") or json.dumps(properties["Definition"])
+    return render(text, properties.get("DefinitionSubstitutions", {}))
+
+
 def _state_machine(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any):
     properties = cloudformation_json["Properties"]
-    text = properties.get("DefinitionString") or json.dumps(properties["Definition"])
-    definition = render(text, properties.get("DefinitionSubstitutions", {}))
     return stepfunctions_backend(account_id, region_name).create_state_machine(
-        properties.get("StateMachineName", resource_name), definition, properties.get("RoleArn", ""))
+        properties.get("StateMachineName", resource_name), _definition(properties), properties.get("RoleArn", ""))
 
 
 def _update_state_machine(cls: type, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
                           account_id: str, region_name: str):
     properties = cloudformation_json["Properties"]
-    text = properties.get("DefinitionString") or json.dumps(properties["Definition"])
     backend = stepfunctions_backend(account_id, region_name)
-    backend.update_state_machine(original_resource.arn, definition=render(text, properties.get("DefinitionSubstitutions", {})),
-                                 role_arn=properties.get("RoleArn"))
+    backend.update_state_machine(original_resource.arn, definition=_definition(properties), role_arn=properties.get("RoleArn"))
     return backend.describe_state_machine(original_resource.arn)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.history import timeline
 from chalicelib.identity import run_id_for
+from chalicelib.storage.objects import split_s3_uri
 from chalicelib.storage.runs import RunStore
 from etl_local.world import LocalAws
 
@@ -102,15 +103,10 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
     )
 
 
-def _split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def _download(world: LocalAws, uri: str | None, out_dir: Path) -> str | None:
     if not uri:
         return None
-    bucket, key = _split_uri(uri)
+    bucket, key = split_s3_uri(uri)
     target = out_dir / key
     target.parent.mkdir(parents=True, exist_ok=True)
     world.client("s3").download_file(bucket, key, str(target))
@@ -120,7 +116,7 @@ def _download(world: LocalAws, uri: str | None, out_dir: Path) -> str | None:
 def _download_outputs(world: LocalAws, manifest_uri: str | None, out_dir: Path) -> list[str]:
     if not manifest_uri:
         return []
-    bucket, key = _split_uri(manifest_uri)
+    bucket, key = split_s3_uri(manifest_uri)
     manifest = json.loads(world.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     return [path for path in (_download(world, f"s3://{bucket}/{k}", out_dir) for k in manifest["files"]) if path]
 

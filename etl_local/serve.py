@@ -1,7 +1,6 @@
 """``etl serve``: the local AWS endpoint and the REST API on 127.0.0.1, sharing one state."""
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import warnings
@@ -28,7 +27,6 @@ def _stop_on_sigterm() -> None:
 def serve(api_port: int, aws_port: int, faults: list[Fault], function_log_level: int,
           announce: Callable[[str], None] = print) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM); then stop both servers and the emulation."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
     warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
     _stop_on_sigterm()
     with LocalAws(faults=faults, s3_trigger=True, endpoint_port=aws_port, function_log_level=function_log_level) as world:

@@ -5,9 +5,8 @@ from typing import Any
 
 
 def _counts(run: dict[str, Any]) -> str:
-    c = run["counts"]
-    return f"{c['in'] if c['in'] is not None else '-'} in, {c['valid'] if c['valid'] is not None else '-'} valid, " \
-           f"{c['invalid'] if c['invalid'] is not None else '-'} quarantined, {c['written'] if c['written'] is not None else '-'} written"
+    shown = {name: "-" if count is None else count for name, count in run["counts"].items()}
+    return f"{shown['in']} in, {shown['valid']} valid, {shown['invalid']} quarantined, {shown['written']} written"
 
 
 def headline(status: str, run_id: str, dataset: str | None, bucket: str | None, key: str | None) -> str:

@@ -75,7 +75,8 @@ class ResourceNames:
         return f"{self.prefix}-{step}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port nobody listens on at 127.0.0.1 right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -179,7 +180,11 @@ class LocalAws:
 
     def _serve_endpoint(self) -> None:
         """Start moto's HTTP server in this process; its backends are the ones the bridges patch."""
-        port = self.endpoint_port or _free_port()
+        port = self.endpoint_port or free_port()
+        # moto's server logs every request it answers; the emulation's own logs say what matters.
+        werkzeug = logging.getLogger("werkzeug")
+        self._stack.callback(werkzeug.setLevel, werkzeug.level)
+        werkzeug.setLevel(logging.ERROR)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         server.start()
         self._stack.callback(server.stop)

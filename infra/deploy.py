@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -31,15 +33,34 @@ def stack_name(stage: str) -> str:
     return f"serverless-etl-{stage}"
 
 
-def _session(region: str, endpoint_url: str | None = None) -> boto3.session.Session:
-    session = boto3.session.Session(region_name=region)
-    if endpoint_url and session.get_credentials() is None:  # a local endpoint takes any key
-        session = boto3.session.Session(region_name=region, aws_access_key_id="local", aws_secret_access_key="local")
-    return session
+@dataclass(frozen=True)
+class _Aws:
+    """Clients for one region, at AWS or at another endpoint (which takes any key)."""
+
+    region: str
+    endpoint_url: str | None = None
+
+    @cached_property
+    def _session(self) -> boto3.session.Session:
+        session = boto3.session.Session(region_name=self.region)
+        if self.endpoint_url and session.get_credentials() is None:
+            session = boto3.session.Session(region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local")
+        return session
+
+    def client(self, service: str) -> Any:
+        return self._session.client(service, endpoint_url=self.endpoint_url)
+
+    @cached_property
+    def account(self) -> str:
+        return self.client("sts").get_caller_identity()["Account"]
+
+
+def artefact_bucket_name(stage: str, account: str, region: str) -> str:
+    return f"serverless-etl-{stage}-artefacts-{account}-{region}"
 
 
 def _artefact_bucket(s3: Any, account: str, region: str, stage: str) -> str:
-    name = f"serverless-etl-{stage}-artefacts-{account}-{region}"
+    name = artefact_bucket_name(stage, account, region)
     try:
         s3.head_bucket(Bucket=name)
     except ClientError:
@@ -75,14 +96,12 @@ def translate(sam: dict[str, Any], region: str) -> dict[str, Any]:
 def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dependencies: bool = True,
            alert_email: str = "") -> dict[str, str]:
     """Package, upload, create or update the stack ``serverless-etl-<stage>``; return its outputs."""
-    environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
-    with mock.patch.dict(os.environ, environment), tempfile.TemporaryDirectory(prefix="etl-deploy-") as scratch:
-        session = _session(region, endpoint_url)
-        s3, cfn = session.client("s3"), session.client("cloudformation")
-        account = session.client("sts").get_caller_identity()["Account"]
+    aws = _Aws(region, endpoint_url)
+    with tempfile.TemporaryDirectory(prefix="etl-deploy-") as scratch:
+        s3, cfn = aws.client("s3"), aws.client("cloudformation")
         out = Path(scratch)
         sam = json.loads(package(stage, out, region=region, with_dependencies=with_dependencies).read_text())
-        bucket = _artefact_bucket(s3, account, region, stage)
+        bucket = _artefact_bucket(s3, aws.account, region, stage)
         code_key = _upload(s3, bucket, out / "deployment.zip", ".zip")
         for resource in sam["Resources"].values():
             if resource["Type"] == "AWS::Serverless::Function":
@@ -137,8 +156,7 @@ def _wait(cfn: Any, waiter: str, name: str, endpoint_url: str | None) -> None:
 
 
 def outputs(name: str, *, region: str, endpoint_url: str | None = None) -> dict[str, str]:
-    with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}):
-        stack = _session(region, endpoint_url).client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
+    stack = _Aws(region, endpoint_url).client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
@@ -160,32 +178,29 @@ def _empty(s3: Any, bucket: str) -> None:
 def destroy(stage: str, *, region: str, endpoint_url: str | None = None, delete_data: bool = False) -> list[str]:
     """Delete the stack; with ``delete_data``, also empty and delete the buckets (and their artefacts),
     delete the run table and schedule the key's deletion, which the stack keeps. Returns what was removed."""
-    environment = {"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {}
-    with mock.patch.dict(os.environ, environment):
-        session = _session(region, endpoint_url)
-        cfn = session.client("cloudformation")
-        name = stack_name(stage)
-        account = session.client("sts").get_caller_identity()["Account"]
-        removed = []
-        if _stack_status(cfn, name) is not None:
-            kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
-                    for r in page["StackResourceSummaries"]}
-            cfn.delete_stack(StackName=name)
-            _wait(cfn, "stack_delete_complete", name, endpoint_url)
-            removed.append(f"stack {name}")
-        else:  # already gone (e.g. a plain destroy before): the retained resources have known names
-            kept = {"RawBucket": f"serverless-etl-{stage}-raw-{account}-{region}",
-                    "ProcessedBucket": f"serverless-etl-{stage}-processed-{account}-{region}",
-                    "RunsTable": f"serverless-etl-{stage}-runs"}
-        if delete_data:
-            removed += _delete_data(session, stage, account, region, kept)
-        return removed
+    aws = _Aws(region, endpoint_url)
+    cfn, name = aws.client("cloudformation"), stack_name(stage)
+    removed = []
+    if _stack_status(cfn, name) is not None:
+        kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+                for r in page["StackResourceSummaries"]}
+        cfn.delete_stack(StackName=name)
+        _wait(cfn, "stack_delete_complete", name, endpoint_url)
+        removed.append(f"stack {name}")
+    else:  # already gone (e.g. a plain destroy before): the retained resources have known names
+        kept = {"RawBucket": f"serverless-etl-{stage}-raw-{aws.account}-{region}",
+                "ProcessedBucket": f"serverless-etl-{stage}-processed-{aws.account}-{region}",
+                "RunsTable": f"serverless-etl-{stage}-runs"}
+    if delete_data:
+        removed += _delete_data(aws, stage, kept)
+    return removed
 
 
-def _delete_data(session: boto3.session.Session, stage: str, account: str, region: str, kept: dict[str, str]) -> list[str]:
-    s3, removed = session.client("s3"), []
-    for bucket in filter(None, [kept.get("RawBucket"), kept.get("ProcessedBucket"), f"serverless-etl-{stage}-artefacts-{account}-{region}"]):
+def _delete_data(aws: _Aws, stage: str, kept: dict[str, str]) -> list[str]:
+    s3, removed = aws.client("s3"), []
+    artefacts = artefact_bucket_name(stage, aws.account, aws.region)
+    for bucket in filter(None, [kept.get("RawBucket"), kept.get("ProcessedBucket"), artefacts]):
         try:
             _empty(s3, bucket)
             s3.delete_bucket(Bucket=bucket)
@@ -195,12 +210,12 @@ def _delete_data(session: boto3.session.Session, stage: str, account: str, regio
                 raise
     if kept.get("RunsTable"):
         try:
-            session.client("dynamodb").delete_table(TableName=kept["RunsTable"])
+            aws.client("dynamodb").delete_table(TableName=kept["RunsTable"])
             removed.append(f"table {kept['RunsTable']}")
         except ClientError as error:
             if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
     if kept.get("DataKey"):
-        session.client("kms").schedule_key_deletion(KeyId=kept["DataKey"], PendingWindowInDays=7)
+        aws.client("kms").schedule_key_deletion(KeyId=kept["DataKey"], PendingWindowInDays=7)
         removed.append(f"key {kept['DataKey']} (deletion in 7 days)")
     return removed

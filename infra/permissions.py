@@ -13,7 +13,13 @@ from chalicelib.staging_keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_RO
 from chalicelib.storage.runs import INDEX_ALL, INDEX_BY_DATASET, INDEX_BY_STATUS
 
 
-def _arn(logical_id: str) -> dict[str, Any]:
+def ref(name: str) -> dict[str, str]:
+    """``Ref`` of a resource or parameter."""
+    return {"Ref": name}
+
+
+def get_arn(logical_id: str) -> dict[str, Any]:
+    """``Fn::GetAtt [logical_id, Arn]``."""
     return {"Fn::GetAtt": [logical_id, "Arn"]}
 
 
@@ -35,19 +41,19 @@ TOPIC = "AlertsTopic"
 KEY = "DataKey"
 MACHINE = "EtlStateMachine"
 
-RAW_BUCKET_ARN = _arn(RAW)
+RAW_BUCKET_ARN = get_arn(RAW)
 RAW_OBJECTS = _objects(RAW, "raw/")
 STAGING_OBJECTS = _objects(PROCESSED, f"{STAGING_ROOT}/")
 QUARANTINE_OBJECTS = _objects(PROCESSED, f"{QUARANTINE_ROOT}/")
 PROCESSED_OBJECTS = _objects(PROCESSED, f"{PROCESSED_ROOT}/")
 MANIFEST_OBJECTS = _objects(PROCESSED, f"{MANIFEST_ROOT}/")
-PROCESSED_BUCKET_ARN = _arn(PROCESSED)
-TABLE_ARN = _arn(TABLE)
+PROCESSED_BUCKET_ARN = get_arn(PROCESSED)
+TABLE_ARN = get_arn(TABLE)
 TABLE_INDEXES = [{"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"} for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]
-QUEUE_ARN = _arn(QUEUE)
-TOPIC_ARN = {"Ref": TOPIC}
-KEY_ARN = _arn(KEY)
-MACHINE_ARN = {"Ref": MACHINE}
+QUEUE_ARN = get_arn(QUEUE)
+TOPIC_ARN = ref(TOPIC)
+KEY_ARN = get_arn(KEY)
+MACHINE_ARN = ref(MACHINE)
 EXECUTIONS = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{MACHINE}.Name}}:*"}
 
 

@@ -11,7 +11,6 @@ environment are set here.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +21,7 @@ from chalicelib.storage.runs import TTL_ATTRIBUTE, table_definition
 from chalicelib.transform.columns import output_schema
 from etl_local.definition import ETL_DEFINITION, DefinitionError, placeholders
 from infra import permissions as p
-from infra.permissions import Grant, policy_document
+from infra.permissions import Grant, get_arn, policy_document, ref
 
 APP = "serverless-etl"
 # Chalice logical id -> app.py function name, for the functions this stack completes.
@@ -40,14 +39,6 @@ _PROJECTION_RANGES = {"year": ("2000,2100", "4"), "month": ("1,12", "2"), "day":
 ATHENA_RESULTS = "athena-results/"
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"Ref": name}
-
-
-def _arn(name: str) -> dict[str, Any]:
-    return {"Fn::GetAtt": [name, "Arn"]}
-
-
 def _name(suffix: str) -> dict[str, Any]:
     """Stage-specific resource names: ``serverless-etl-<stage>-<suffix>``."""
     return {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}"}
@@ -58,7 +49,7 @@ def _bucket(suffix: str, lifecycle: list[dict[str, Any]], event_bridge: bool = F
         # Bucket names are global: the account id and region keep them unique.
         "BucketName": {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}-${{AWS::AccountId}}-${{AWS::Region}}"},
         "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
-            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _arn(p.KEY)},
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": get_arn(p.KEY)},
             "BucketKeyEnabled": True,
         }]},
         "PublicAccessBlockConfiguration": {
@@ -76,11 +67,11 @@ def _bucket(suffix: str, lifecycle: list[dict[str, Any]], event_bridge: bool = F
 
 
 def _tls_only(bucket: str) -> dict[str, Any]:
-    return {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": _ref(bucket), "PolicyDocument": {
+    return {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": ref(bucket), "PolicyDocument": {
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [_arn(bucket), {"Fn::Sub": f"${{{bucket}.Arn}}/*"}],
+            "Resource": [get_arn(bucket), {"Fn::Sub": f"${{{bucket}.Arn}}/*"}],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }],
     }}}
@@ -103,7 +94,7 @@ def storage() -> dict[str, Any]:
             ]},
         }},
         "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
-            "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": _ref(p.KEY)}},
+            "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": ref(p.KEY)}},
         p.RAW: _bucket("raw", [
             # Versioned: expiry leaves a delete marker, so the old version goes a day later and the marker after it.
             {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": "raw/",
@@ -125,10 +116,10 @@ def storage() -> dict[str, Any]:
         p.TABLE: {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
                   "Properties": {**_table_properties(), "TableName": _name("runs")}},
         p.QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": _name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": _ref(p.KEY)}},
-        p.TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": _name("alerts"), "KmsMasterKeyId": _ref(p.KEY)}},
+            "QueueName": _name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": ref(p.KEY)}},
+        p.TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": _name("alerts"), "KmsMasterKeyId": ref(p.KEY)}},
         "AlertEmailSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "HasAlertEmail", "Properties": {
-            "TopicArn": _ref(p.TOPIC), "Protocol": "email", "Endpoint": _ref("AlertEmail")}},
+            "TopicArn": ref(p.TOPIC), "Protocol": "email", "Endpoint": ref("AlertEmail")}},
     }
 
 
@@ -139,7 +130,7 @@ def _table_properties() -> dict[str, Any]:
         **definition,
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
         "TimeToLiveSpecification": {"AttributeName": TTL_ATTRIBUTE, "Enabled": True},
-        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": _ref(p.KEY)},
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": ref(p.KEY)},
     }
 
 
@@ -172,13 +163,13 @@ def _log_group_id(logical_id: str) -> str:
 def function_environment(logical_id: str) -> dict[str, Any]:
     """What a function reads from its environment (``chalicelib.config``), as stack values."""
     return {
-        "RAW_BUCKET": _ref(p.RAW),
-        "PROCESSED_BUCKET": _ref(p.PROCESSED),
-        "RUNS_TABLE": _ref(p.TABLE),
-        "ALERTS_TOPIC_ARN": _ref(p.TOPIC),
-        "DEAD_LETTER_QUEUE_URL": _ref(p.QUEUE),
+        "RAW_BUCKET": ref(p.RAW),
+        "PROCESSED_BUCKET": ref(p.PROCESSED),
+        "RUNS_TABLE": ref(p.TABLE),
+        "ALERTS_TOPIC_ARN": ref(p.TOPIC),
+        "DEAD_LETTER_QUEUE_URL": ref(p.QUEUE),
         # The task functions do not need the machine (which names them): keep the graph acyclic.
-        "STATE_MACHINE_ARN": "" if logical_id in TASK_FUNCTIONS else _ref(p.MACHINE),
+        "STATE_MACHINE_ARN": "" if logical_id in TASK_FUNCTIONS else ref(p.MACHINE),
     }
 
 
@@ -188,20 +179,20 @@ def roles() -> dict[str, Any]:
     for logical_id, name in CHALICE_FUNCTIONS.items():
         resources[_log_group_id(logical_id)] = {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": {"Fn::Sub": f"/aws/lambda/{chalice_function_name(name)}"}, "RetentionInDays": 90}}
-        resources[f"{logical_id}Role"] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], _arn(_log_group_id(logical_id)))
+        resources[f"{logical_id}Role"] = _role("lambda.amazonaws.com", p.FUNCTION_GRANTS[name], get_arn(_log_group_id(logical_id)))
     return resources
 
 
 def function_overrides() -> dict[str, Any]:
     """Name, role and environment of each Chalice function, merged into Chalice's own resources."""
     resources: dict[str, Any] = {
-        logical_id: {"Properties": {"FunctionName": _function_name(name), "Role": _arn(f"{logical_id}Role"),
+        logical_id: {"Properties": {"FunctionName": _function_name(name), "Role": get_arn(f"{logical_id}Role"),
                                     "Environment": {"Variables": function_environment(logical_id)}}}
         for logical_id, name in CHALICE_FUNCTIONS.items()
     }
     # Chalice's failure rule matches every state machine of the account: narrow it to this one.
     resources["OnExecutionFailed"]["Properties"]["Events"] = {"OnExecutionFailedEvent": {"Properties": {
-        "Pattern": {"detail": {"stateMachineArn": [_ref(p.MACHINE)]}}}}}
+        "Pattern": {"detail": {"stateMachineArn": [ref(p.MACHINE)]}}}}}
     return resources
 
 
@@ -210,9 +201,9 @@ def orchestration() -> dict[str, Any]:
     definition_text = ETL_DEFINITION.read_text()
     substitutions = {
         **{f"{logical_id}FunctionArn": p.function_arn(CHALICE_FUNCTIONS[logical_id]) for logical_id in TASK_FUNCTIONS},
-        "RunsTableName": _ref(p.TABLE),
-        "DeadLetterQueueUrl": _ref(p.QUEUE),
-        "AlertsTopicArn": _ref(p.TOPIC),
+        "RunsTableName": ref(p.TABLE),
+        "DeadLetterQueueUrl": ref(p.QUEUE),
+        "AlertsTopicArn": ref(p.TOPIC),
     }
     missing, unused = placeholders(definition_text) - substitutions.keys(), substitutions.keys() - placeholders(definition_text)
     if missing or unused:
@@ -227,17 +218,17 @@ def orchestration() -> dict[str, Any]:
             # The file's text as is: a Definition object would lose its nulls ("ResultPath": null) in some tools.
             "DefinitionString": definition_text,
             "DefinitionSubstitutions": substitutions,
-            "RoleArn": _arn("StateMachineRole"),
+            "RoleArn": get_arn("StateMachineRole"),
             "LoggingConfiguration": {"Level": "ERROR", "IncludeExecutionData": True,
-                                     "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": _arn("StateMachineLogs")}}]},
+                                     "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": get_arn("StateMachineLogs")}}]},
             "TracingConfiguration": {"Enabled": True},
         }},
         "StartRunRole": _role({"Fn::Sub": "events.${AWS::URLSuffix}"}, p.START_RULE_GRANTS),
         "StartRunRule": {"Type": "AWS::Events::Rule", "Properties": {
             "Description": "An object created under raw/ in the raw bucket starts a run",
             "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
-                             "detail": {"bucket": {"name": [_ref(p.RAW)]}, "object": {"key": [{"prefix": "raw/"}]}}},
-            "Targets": [{"Id": "etl", "Arn": _ref(p.MACHINE), "RoleArn": _arn("StartRunRole")}],
+                             "detail": {"bucket": {"name": [ref(p.RAW)]}, "object": {"key": [{"prefix": "raw/"}]}}},
+            "Targets": [{"Id": "etl", "Arn": ref(p.MACHINE), "RoleArn": get_arn("StartRunRole")}],
         }},
     }
 
@@ -250,7 +241,7 @@ def _alarm(name: str, description: str, namespace: str, metric: str, dimensions:
         "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
         "Period": 300, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching",
-        "AlarmActions": [_ref(p.TOPIC)],
+        "AlarmActions": [ref(p.TOPIC)],
     }}
 
 
@@ -259,7 +250,7 @@ def _executions_alarm() -> dict[str, Any]:
     metrics = [
         {"Id": metric.lower(), "ReturnData": False, "MetricStat": {
             "Metric": {"Namespace": "AWS/States", "MetricName": metric,
-                       "Dimensions": [{"Name": "StateMachineArn", "Value": _ref(p.MACHINE)}]},
+                       "Dimensions": [{"Name": "StateMachineArn", "Value": ref(p.MACHINE)}]},
             "Period": 300, "Stat": "Sum"}}
         for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
     ]
@@ -268,7 +259,7 @@ def _executions_alarm() -> dict[str, Any]:
         "AlarmName": {"Fn::Sub": f"{APP}-${{Stage}}-executions-failed"},
         "AlarmDescription": "ETL executions failed, timed out or aborted",
         "Metrics": metrics, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "notBreaching", "AlarmActions": [_ref(p.TOPIC)],
+        "TreatMissingData": "notBreaching", "AlarmActions": [ref(p.TOPIC)],
     }}
 
 
@@ -305,14 +296,14 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
     database = {"Fn::Sub": f"{APP.replace('-', '_')}_${{Stage}}"}
     resources: dict[str, Any] = {
         "GlueDatabase": {"Type": "AWS::Glue::Database", "Properties": {
-            "CatalogId": _ref("AWS::AccountId"), "DatabaseInput": {"Name": database}}},
+            "CatalogId": ref("AWS::AccountId"), "DatabaseInput": {"Name": database}}},
         "AthenaWorkGroup": {"Type": "AWS::Athena::WorkGroup", "Properties": {
             "Name": _name("analytics"),
             "WorkGroupConfiguration": {
                 "EnforceWorkGroupConfiguration": True,
                 "ResultConfiguration": {
                     "OutputLocation": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/{ATHENA_RESULTS}"},
-                    "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": _arn(p.KEY)},
+                    "EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": get_arn(p.KEY)},
                 },
             },
         }},
@@ -323,8 +314,8 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
                       for setting, value in (("type", "integer"), ("range", span), ("digits", digits))}
         resources[f"{''.join(part.title() for part in name.split('_'))}Table"] = {
             "Type": "AWS::Glue::Table", "Properties": {
-                "CatalogId": _ref("AWS::AccountId"),
-                "DatabaseName": _ref("GlueDatabase"),
+                "CatalogId": ref("AWS::AccountId"),
+                "DatabaseName": ref("GlueDatabase"),
                 "TableInput": {
                     "Name": name,
                     "TableType": "EXTERNAL_TABLE",
@@ -356,17 +347,17 @@ def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any])
                       "Description": "Names every resource serverless-etl-<stage>-...; fixed when packaging (Chalice's stage settings are in the code)"},
             "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
         },
-        "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [_ref("AlertEmail"), ""]}]}},
+        "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlertEmail"), ""]}]}},
         "Resources": resources,
         "Outputs": {
-            "RawBucketName": {"Value": _ref(p.RAW)},
-            "ProcessedBucketName": {"Value": _ref(p.PROCESSED)},
-            "RunsTableName": {"Value": _ref(p.TABLE)},
-            "StateMachineArn": {"Value": _ref(p.MACHINE)},
-            "DeadLetterQueueUrl": {"Value": _ref(p.QUEUE)},
-            "AlertsTopicArn": {"Value": _ref(p.TOPIC)},
-            "AthenaWorkGroup": {"Value": _ref("AthenaWorkGroup")},
-            "GlueDatabase": {"Value": _ref("GlueDatabase")},
+            "RawBucketName": {"Value": ref(p.RAW)},
+            "ProcessedBucketName": {"Value": ref(p.PROCESSED)},
+            "RunsTableName": {"Value": ref(p.TABLE)},
+            "StateMachineArn": {"Value": ref(p.MACHINE)},
+            "DeadLetterQueueUrl": {"Value": ref(p.QUEUE)},
+            "AlertsTopicArn": {"Value": ref(p.TOPIC)},
+            "AthenaWorkGroup": {"Value": ref("AthenaWorkGroup")},
+            "GlueDatabase": {"Value": ref("GlueDatabase")},
             **extra_outputs,
         },
     }
@@ -383,5 +374,5 @@ def resources_template(stage: str = "dev") -> dict[str, Any]:
     The same resources and roles as :func:`merge_template`; the outputs add each function's role
     ARN, which ``etl chalice-config`` writes into ``.chalice/config.json`` for the stage.
     """
-    role_outputs = {f"{logical_id}RoleArn": {"Value": _arn(f"{logical_id}Role")} for logical_id in CHALICE_FUNCTIONS}
+    role_outputs = {f"{logical_id}RoleArn": {"Value": get_arn(f"{logical_id}Role")} for logical_id in CHALICE_FUNCTIONS}
     return _frame(stage, {**storage(), **roles(), **orchestration(), **alarms(), **catalog()}, role_outputs)

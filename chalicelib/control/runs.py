@@ -13,7 +13,7 @@ from chalicelib.errors import DataError
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
 from chalicelib.services import Services
 from chalicelib.storage.executions import NotRedrivableError
-from chalicelib.storage.objects import SourceNotFoundError, s3_uri
+from chalicelib.storage.objects import SourceNotFoundError, s3_uri, split_s3_uri
 from chalicelib.storage.runs import InvalidPageTokenError, utc_now, utc_timestamp
 
 RUN_STATUSES = ("RUNNING", "WRITING", "SUCCEEDED", "REJECTED", "FAILED")
@@ -164,7 +164,7 @@ def run_view(item: dict[str, Any]) -> dict[str, Any]:
 def _outputs(services: Services, manifest_uri: str | None) -> dict[str, Any]:
     if not manifest_uri:
         return {"manifest": None, "files": []}
-    bucket, key = manifest_uri.removeprefix("s3://").split("/", 1)
+    bucket, key = split_s3_uri(manifest_uri)
     manifest = services.objects.get_json(bucket, key) or {}
     return {"manifest": manifest_uri, "files": [s3_uri(bucket, k) for k in manifest.get("files", [])]}
 
@@ -189,20 +189,26 @@ def _pending_view(run_id: str, execution: dict[str, Any]) -> dict[str, Any]:
     })
 
 
+def _find_run(services: Services, run_id: str) -> tuple[dict[str, Any], str | None]:
+    """The run as the API shows it (without outputs) and its manifest; 404 when neither record nor execution exists."""
+    item = services.runs.get(run_id)
+    if item is not None:
+        return run_view(item), item.get("output_manifest")
+    execution = services.executions.describe(services.executions.arn_of(run_id))
+    if execution is None:
+        raise NotFoundError(f"no run {run_id!r}")
+    return _pending_view(run_id, execution), None
+
+
 def describe_run(services: Services, run_id: str) -> dict[str, Any]:
     """Everything about one run: the run record, its outputs, its execution."""
-    item = services.runs.get(run_id)
-    if item is None:
-        execution = services.executions.describe(services.executions.arn_of(run_id))
-        if execution is None:
-            raise NotFoundError(f"no run {run_id!r}")
-        return {**_pending_view(run_id, execution), "outputs": {"manifest": None, "files": []}}
-    return {**run_view(item), "outputs": _outputs(services, item.get("output_manifest"))}
+    run, manifest = _find_run(services, run_id)
+    return {**run, "outputs": _outputs(services, manifest)}
 
 
 def run_history(services: Services, run_id: str) -> dict[str, Any]:
     """The run's timeline: each state entered, with times, attempts, retry waits and errors."""
-    run = describe_run(services, run_id)
+    run, _ = _find_run(services, run_id)
     events = services.executions.history(run["execution_arn"])
     redrives = [utc_timestamp(e["timestamp"]) for e in events if e["type"] == "ExecutionRedriven"]
     states = [visit.to_dict() for visit in timeline(events)]

@@ -1,7 +1,6 @@
 """`etl deploy` to a local AWS endpoint: the packaged stack runs a file end to end, then `etl destroy` removes it."""
 from __future__ import annotations
 
-import logging
 import time
 
 import pyarrow.parquet as pq
@@ -11,12 +10,8 @@ from etl_local import cli
 from etl_local.world import LocalAws
 from tests.conftest import SAMPLES
 
-ENDPOINT_ONLY = logging.getLogger("werkzeug")
-
-
 @pytest.fixture
 def endpoint():
-    ENDPOINT_ONLY.setLevel(logging.ERROR)
     with LocalAws(endpoint_port=0) as world:
         yield world
 

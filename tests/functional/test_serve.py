@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,11 @@ import requests
 
 from chalicelib.identity import run_id_for
 from etl_local import cli
+from etl_local.world import free_port
 from tests.conftest import SAMPLES
 
 RAW_BUCKET = "serverless-etl-local-raw"
 FINAL = {"SUCCEEDED", "FAILED", "REJECTED"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
