@@ -43,7 +43,12 @@ class StateVisit:
     attempts: list[Attempt] = field(default_factory=list)
     error: str | None = None
     cause: str | None = None
-    failed_itself: bool = False  # the error came from this state's own task, not from the execution ending
+    failed_at: int | None = None  # id of the event in which this state's own task last failed
+
+    @property
+    def failed_itself(self) -> bool:
+        """The error came from this state's own task, not from the execution ending."""
+        return self.failed_at is not None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -109,7 +114,7 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
                 visit.error, visit.cause = details.get("error", kind), details.get("cause")
         elif kind.startswith(_TASK_PREFIXES) and kind.endswith(_FAILURE_SUFFIXES):
             visit.error, visit.cause = details.get("error", kind), details.get("cause")
-            visit.failed_itself = True
+            visit.failed_at = event["id"]
             if visit.attempts and visit.attempts[-1].ended is None:
                 attempt = visit.attempts[-1]
                 attempt.ended, attempt.error, attempt.cause = event["timestamp"], visit.error, visit.cause
@@ -124,10 +129,11 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
 def failed_state(visits: list[StateVisit]) -> StateVisit | None:
     """The innermost state the execution failed in.
 
-    The last state entered that failed by itself and never exited; failing that
-    (a Fail state, a runtime error outside a task), the last one the execution's
+    Of the states that failed by themselves and never exited, the one that failed
+    first: a sibling branch's task stopped by that failure fails after it.  Failing
+    that (a Fail state, a runtime error outside a task), the last one the execution's
     failure was attributed to.
     """
     unexited = [v for v in visits if v.exited is None and v.error is not None]
-    own = [v for v in unexited if v.failed_itself]
-    return (own or unexited or [None])[-1]
+    own = sorted((v for v in unexited if v.failed_itself), key=lambda v: v.failed_at or 0)
+    return own[0] if own else (unexited or [None])[-1]

@@ -87,6 +87,23 @@ def test_execution_failure_attributed_to_a_cancelled_sibling_does_not_hide_the_f
     assert failed_state(timeline(events)).name == "Output"
 
 
+def test_a_sibling_task_stopped_by_the_failure_is_not_the_failed_state():
+    # under load, the other branch's task is still running when Output fails, and fails too when stopped
+    events = [
+        event(1, "ExecutionStarted", 0, 0),
+        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
+        event(3, "ParallelStateStarted", 2, 0),
+        event(4, "TaskStateEntered", 3, 0, name="Output"),
+        event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
+        event(6, "TaskScheduled", 4, 0),
+        event(7, "TaskScheduled", 5, 0),
+        event(8, "TaskFailed", 6, 1, error="KeyError", cause="k"),
+        event(9, "TaskFailed", 7, 1, error="States.Runtime", cause="branch stopped"),
+        event(10, "ExecutionFailed", 9, 1, error="KeyError", cause="k"),
+    ]
+    assert failed_state(timeline(events)).name == "Output"
+
+
 def test_a_fail_state_is_the_failed_state():
     events = [event(1, "ExecutionStarted", 0, 0), event(2, "TaskStateEntered", 1, 0, name="Rejected"),
               event(3, "ExecutionFailed", 2, 0, error="DataRejected", cause="why")]
