@@ -22,6 +22,7 @@ from chalicelib.ingest.errors import UnreadableSourceError
 
 Format = Literal["csv", "jsonl", "json"]
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)  # a corrupt stream, wherever it is read
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 
@@ -104,7 +105,7 @@ def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
             if number == 1:
                 line = line.removeprefix(codecs.BOM_UTF8)
             yield number, line
-    except (gzip.BadGzipFile, EOFError, zlib.error, OSError) as error:
+    except GZIP_ERRORS as error:
         raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
 
 
@@ -127,15 +128,20 @@ def _parse_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedReco
         if not line.strip():
             continue
         count += 1
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as error:
-            yield ParsedRecord(count, number, raw=line.decode("utf-8", "backslashreplace").rstrip("\r\n"), error=_decode_error(line, error))
-            continue
-        try:
-            yield ParsedRecord(count, number, value=parse_json_value(text))
-        except ValueError as error:
-            yield ParsedRecord(count, number, raw=text.rstrip("\r\n"), error=f"malformed JSON: {error}")
+        yield parse_json_line(count, number, line)
+
+
+def parse_json_line(record_number: int, line_number: int, line: bytes) -> ParsedRecord:
+    """One non-blank line of JSON Lines as a record, or as an invalid one saying why."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return ParsedRecord(record_number, line_number, raw=line.decode("utf-8", "backslashreplace").rstrip("\r\n"),
+                            error=_decode_error(line, error))
+    try:
+        return ParsedRecord(record_number, line_number, value=parse_json_value(text))
+    except ValueError as error:
+        return ParsedRecord(record_number, line_number, raw=text.rstrip("\r\n"), error=f"malformed JSON: {error}")
 
 
 def _parse_json_document(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedRecord]:

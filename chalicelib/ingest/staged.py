@@ -1,0 +1,92 @@
+"""The staged form of ingested records: what validate reads.
+
+Every record carries its position, its RFC 8785 text (or, when it could not be
+parsed, its source text and why), and, when the columnar reader parsed it, its
+values as typed columns (``values``), so validation and transforms work on
+columns instead of re-parsing JSON row by row.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+import rfc8785
+
+from chalicelib.datasets import Dataset
+from chalicelib.ingest.formats import ParsedRecord
+
+BATCH_ROWS = 10_000
+_PARSE_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "integer": pa.int64(),
+    "number": pa.float64(),
+    "boolean": pa.bool_(),
+}
+
+
+def parse_types(dataset: Dataset) -> dict[str, pa.DataType]:
+    """The Arrow type each property is parsed as, or ``{}`` when the columnar reader cannot parse the dataset.
+
+    A property qualifies when it admits exactly one scalar JSON type (and maybe
+    null): its values then parse into one typed column.
+    """
+    types = {}
+    for name, json_types in dataset.field_types.items():
+        kinds = [t for t in json_types if t != "null"]
+        if len(kinds) != 1 or kinds[0] not in _PARSE_TYPES:
+            return {}
+        types[name] = _PARSE_TYPES[kinds[0]]
+    return types
+
+
+def ingested_schema(types: dict[str, pa.DataType]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("record_number", pa.int64(), nullable=False),
+            pa.field("line", pa.int64()),
+            pa.field("record", pa.string()),  # RFC 8785 canonical JSON of the parsed record
+            pa.field("raw", pa.string()),  # source text of a record that could not be parsed
+            pa.field("error", pa.string()),  # why it could not be parsed
+            pa.field("values", pa.struct([pa.field(n, t) for n, t in types.items()])),  # set by the columnar reader
+        ]
+    )
+
+
+def parsed_batch(records: list[ParsedRecord], schema: pa.Schema) -> pa.RecordBatch:
+    """Staged rows for records parsed one by one (their ``values`` stay null)."""
+    columns: dict[str, list[Any]] = {name: [] for name in ("record_number", "line", "record", "raw", "error")}
+    for record in records:
+        canonical, raw, error = _canonical(record)
+        columns["record_number"].append(record.record_number)
+        columns["line"].append(record.line)
+        columns["record"].append(canonical)
+        columns["raw"].append(raw)
+        columns["error"].append(error)
+    arrays = [pa.array(columns[field.name], field.type) for field in schema if field.name != "values"]
+    return pa.RecordBatch.from_arrays(arrays + [pa.nulls(len(records), schema.field("values").type)], schema=schema)
+
+
+def parsed_batches(records: Iterable[ParsedRecord], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """:func:`parsed_batch` over a stream of records, ``BATCH_ROWS`` at a time."""
+    pending: list[ParsedRecord] = []
+    for record in records:
+        pending.append(record)
+        if len(pending) >= BATCH_ROWS:
+            yield parsed_batch(pending, schema)
+            pending = []
+    if pending:
+        yield parsed_batch(pending, schema)
+
+
+def _canonical(record: ParsedRecord) -> tuple[str | None, str | None, str | None]:
+    """Serialize a parsed record with RFC 8785; values outside I-JSON cannot be."""
+    if record.error is not None:
+        return None, record.raw, record.error
+    try:
+        return rfc8785.dumps(record.value).decode("utf-8"), None, None
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
+        # A lone surrogate cannot be stored as UTF-8; its JSON escape can.
+        raw = json.dumps(record.value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
+        return None, raw, f"not representable in I-JSON (RFC 7493): {error}"
