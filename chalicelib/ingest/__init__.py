@@ -1,4 +1,4 @@
 """Ingest: pin the object, record the run, parse the file into staged batches."""
-from chalicelib.ingest.stage import STAGED_SCHEMA, ingest
+from chalicelib.ingest.stage import ingest
 
-__all__ = ["STAGED_SCHEMA", "ingest"]
+__all__ = ["ingest"]

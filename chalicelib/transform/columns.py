@@ -79,6 +79,11 @@ def storable_value(field: pa.Field, json_types: list[str], value: Any) -> Any:
     return value
 
 
+def python_column(field: pa.Field, json_types: list[str], records: list[dict[str, Any]]) -> pa.Array:
+    """``field``'s column for schema-valid records parsed one by one."""
+    return pa.array([storable_value(field, json_types, record.get(field.name)) for record in records], field.type)
+
+
 def source_fields(dataset: Dataset) -> list[pa.Field]:
     required = set(dataset.schema.get("required", []))
     return [

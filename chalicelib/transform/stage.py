@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
-from typing import Any
 
 import pyarrow as pa
 
@@ -13,7 +11,7 @@ from chalicelib.payloads import RunRef, TransformedState, TransformResult, Valid
 from chalicelib.services import Services
 from chalicelib.staging_keys import transformed_key, valid_key
 from chalicelib.storage.staging import iter_batches
-from chalicelib.transform.columns import TIMESTAMP, output_schema, source_fields, storable_value
+from chalicelib.transform.columns import TIMESTAMP, output_schema, source_fields
 from chalicelib.transform.derive import derive
 
 
@@ -27,7 +25,7 @@ def transform(state: ValidatedState, services: Services, *, now: datetime | None
     with services.staging.reader(valid_key(run)) as reader, \
             services.staging.writer(transformed_key(run), schema) as writer:
         for batch in iter_batches(reader):
-            table = transform_batch(dataset, schema, batch.column("record").to_pylist(), run, processed_at)
+            table = transform_batch(dataset, schema, batch, run, processed_at)
             writer.write_table(table)
             records += table.num_rows
     return TransformedState(
@@ -40,18 +38,15 @@ def record_id(canonical_json: str) -> str:
     return hashlib.sha256(canonical_json.encode("utf-8")).hexdigest()
 
 
-def transform_batch(dataset: Dataset, schema: pa.Schema, canonical: list[str], run: RunRef, processed_at: datetime) -> pa.Table:
-    """Turn canonical JSON records into a table with the dataset's output ``schema``."""
-    values = [json.loads(text) for text in canonical]
-    table = pa.table(
-        {field.name: _column(field, dataset.field_types[field.name], values) for field in source_fields(dataset)},
-    )
+def transform_batch(dataset: Dataset, schema: pa.Schema, valid: pa.RecordBatch, run: RunRef, processed_at: datetime) -> pa.Table:
+    """Turn validate's typed rows into a table with the dataset's output ``schema``."""
+    table = pa.Table.from_batches([valid.select([field.name for field in source_fields(dataset)])])
     for spec in dataset.derived:
         table = table.append_column(schema.field(spec["name"]), derive(spec, table))
-    count = len(values)
+    count = valid.num_rows
     source = run["source"]
     enrichment = {
-        "record_id": pa.array([record_id(text) for text in canonical], pa.string()),
+        "record_id": pa.array([record_id(text) for text in valid.column("record").to_pylist()], pa.string()),
         "processed_at": pa.array([processed_at] * count, TIMESTAMP),
         "source_bucket": pa.array([source["bucket"]] * count, pa.string()),
         "source_key": pa.array([source["key"]] * count, pa.string()),
@@ -61,7 +56,3 @@ def transform_batch(dataset: Dataset, schema: pa.Schema, canonical: list[str], r
     for name, column in enrichment.items():
         table = table.append_column(schema.field(name), column)
     return table.cast(schema)
-
-
-def _column(field: pa.Field, json_types: list[str], records: list[dict[str, Any]]) -> pa.Array:
-    return pa.array([storable_value(field, json_types, record.get(field.name)) for record in records], field.type)

@@ -4,6 +4,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 # A superset of what jsonschema's date-time format check accepts (rfc3339-validator:
 # upper- or lower-case T and Z, and, through its ``$``, one trailing newline).
 _RFC3339 = re.compile(
@@ -39,3 +42,78 @@ def parse_rfc3339(text: str) -> datetime:
         return datetime(year, month, day, hour, minute, second, micros, tzinfo=offset).astimezone(timezone.utc)
     except OverflowError as error:
         raise ValueError(f"{text!r} is outside years 1 to 9999 in UTC") from error
+
+
+# The common spelling of RFC 3339 (upper-case T and Z, no trailing newline): the
+# columnar path parses it; any other spelling is left to parse_rfc3339.
+_COMMON_RFC3339 = (
+    r"^(?P<date>\d{4}-\d{2}-\d{2})T(?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?:Z|(?P<sign>[+-])(?P<offset_hour>\d{2}):(?P<offset_minute>\d{2}))$"
+)
+_ISO_DATE = r"^(?P<date>\d{4}-\d{2}-\d{2})$"
+_DAYS_IN_MONTH = pa.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+_MICROS_PER_DAY = 86_400_000_000
+_FIRST_MICRO = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+_LAST_MICRO = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+
+
+def rfc3339_column(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """UTC timestamps of date-times spelled the common way, and where that holds.
+
+    Returns
+    -------
+    timestamps, parsed
+        ``parsed`` is true where ``text`` matches ``YYYY-MM-DDTHH:MM:SS[.f+](Z|±HH:MM)``
+        with a real date and time and falls within years 1 to 9999 in UTC; there
+        the timestamp equals :func:`parse_rfc3339`'s.  Elsewhere it is null and
+        the value is for :func:`parse_rfc3339` (and the reference validator) to judge.
+    """
+    parts = pc.extract_regex(text, _COMMON_RFC3339)
+    days, parsed = _days(parts)
+    hour, minute, second = (_number(parts, name) for name in ("hour", "minute", "second"))
+    offset_hour, offset_minute = _number(parts, "offset_hour"), _number(parts, "offset_minute")
+    for value, highest in ((hour, 23), (minute, 59), (second, 59), (offset_hour, 23), (offset_minute, 59)):
+        parsed = pc.and_(parsed, pc.less_equal(value, highest))
+    fraction = pc.utf8_rpad(pc.utf8_slice_codeunits(pc.struct_field(parts, "fraction"), 0, 6), 6, "0")
+    seconds = pc.add(pc.multiply(pc.add(pc.multiply(hour, 60), minute), 60), second)
+    offset = pc.multiply(pc.add(pc.multiply(offset_hour, 60), offset_minute), 60_000_000)
+    offset = pc.if_else(pc.equal(pc.struct_field(parts, "sign"), "-"), pc.negate(offset), offset)
+    micros = pc.add(pc.add(pc.multiply(days, _MICROS_PER_DAY), pc.multiply(seconds, 1_000_000)),
+                    pc.cast(fraction, pa.int64()))
+    micros = pc.subtract(micros, offset)
+    parsed = pc.fill_null(pc.and_(parsed, pc.and_(pc.greater_equal(micros, _FIRST_MICRO),
+                                                  pc.less_equal(micros, _LAST_MICRO))), False)
+    return pc.cast(pc.if_else(parsed, micros, None), pa.int64()).cast(pa.timestamp("us", tz="UTC")), parsed
+
+
+def iso_date_column(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Dates of ``YYYY-MM-DD`` text, and where the text is a real date (elsewhere null)."""
+    days, parsed = _days(pc.extract_regex(text, _ISO_DATE))
+    parsed = pc.fill_null(parsed, False)
+    return pc.cast(pc.if_else(parsed, days, None), pa.int32()).cast(pa.date32()), parsed
+
+
+def _number(parts: pa.Array, name: str) -> pa.Array:
+    """A matched group as an integer; 0 where the group took no part in the match."""
+    digits = pc.struct_field(parts, name)
+    return pc.cast(pc.if_else(pc.equal(digits, ""), "0", digits), pa.int64())
+
+
+def _days(parts: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Days since 1970-01-01 of the ``date`` group, and whether it is a real date in years 1 to 9999."""
+    date_text = pc.if_else(pc.is_valid(parts), pc.struct_field(parts, "date"), "1970-01-01")
+    year, month, day = (pc.cast(pc.utf8_slice_codeunits(date_text, a, b), pa.int64()) for a, b in ((0, 4), (5, 7), (8, 10)))
+    leap = pc.and_(pc.equal(_remainder(year, 4), 0),
+                   pc.or_(pc.not_equal(_remainder(year, 100), 0), pc.equal(_remainder(year, 400), 0)))
+    known_month = pc.and_(pc.greater_equal(month, 1), pc.less_equal(month, 12))
+    month_days = pc.take(_DAYS_IN_MONTH, pc.subtract(pc.if_else(known_month, month, 1), 1))
+    month_days = pc.add(month_days, pc.cast(pc.and_(leap, pc.equal(month, 2)), pa.int64()))
+    real = pc.and_(pc.and_(pc.is_valid(parts), known_month),
+                   pc.and_(pc.greater_equal(year, 1), pc.and_(pc.greater_equal(day, 1), pc.less_equal(day, month_days))))
+    epoch_days = pc.cast(pc.cast(pc.if_else(real, date_text, "1970-01-01"), pa.date32()), pa.int32())
+    return pc.cast(epoch_days, pa.int64()), real
+
+
+def _remainder(values: pa.Array, divisor: int) -> pa.Array:
+    """``values % divisor`` for non-negative integers (Arrow's integer division truncates)."""
+    return pc.subtract(values, pc.multiply(pc.divide(values, divisor), divisor))

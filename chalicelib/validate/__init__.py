@@ -1,4 +1,4 @@
 """Validate: check every staged record against its dataset's JSON Schema."""
-from chalicelib.validate.stage import VALID_SCHEMA, validate
+from chalicelib.validate.stage import validate
 
-__all__ = ["VALID_SCHEMA", "validate"]
+__all__ = ["validate"]

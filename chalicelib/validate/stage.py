@@ -1,12 +1,9 @@
 """The validate stage."""
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from typing import Any
-
-import pyarrow as pa
 
 from chalicelib.datasets import Dataset
 from chalicelib.errors import IntegrityError
@@ -16,17 +13,10 @@ from chalicelib.services import Services
 from chalicelib.staging_keys import ingested_key, quarantine_key, valid_key
 from chalicelib.storage.objects import s3_uri
 from chalicelib.storage.staging import iter_batches
-from chalicelib.transform.columns import source_fields
-from chalicelib.validate.reasons import parse_failure, quarantine_line, record_failures
+from chalicelib.validate.judge import Judge
+from chalicelib.validate.reasons import quarantine_line
 
 MAX_SAMPLE_REASONS = 5
-VALID_SCHEMA = pa.schema(
-    [
-        pa.field("record_number", pa.int64(), nullable=False),
-        pa.field("line", pa.int64()),
-        pa.field("record", pa.string(), nullable=False),
-    ]
-)
 
 
 def validate(state: IngestState, services: Services) -> ValidatedState:
@@ -79,27 +69,20 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
 def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quarantine: Any) -> tuple[int, int, list[ReasonSample]]:
     valid = invalid = 0
     samples: list[ReasonSample] = []
-    fields = source_fields(dataset)
+    judge = Judge(dataset)
     with services.staging.reader(ingested_key(run)) as reader, \
-            services.staging.writer(valid_key(run), VALID_SCHEMA) as writer:
+            services.staging.writer(valid_key(run), judge.schema) as writer:
         for batch in iter_batches(reader):
-            keep: list[int] = []
-            rows = batch.to_pydict()
-            for index, (number, line, text, raw, error) in enumerate(
-                zip(rows["record_number"], rows["line"], rows["record"], rows["raw"], rows["error"])
-            ):
-                value = None if text is None else json.loads(text)
-                reasons = [parse_failure(error)] if error is not None else record_failures(dataset, fields, value)
-                if not reasons:
-                    keep.append(index)
-                    continue
-                invalid += 1
-                quarantine.write(quarantine_line(run_id=run["run_id"], source=source, record_number=number,
-                                                 line=line, record=value, raw=raw, reasons=reasons) + "\n")
+            kept, rejected = judge.judge(batch)
+            writer.write_batch(kept)
+            valid += kept.num_rows
+            invalid += len(rejected)
+            for record in rejected:
+                quarantine.write(quarantine_line(run_id=run["run_id"], source=source, record_number=record.record_number,
+                                                 line=record.line, record=record.record, raw=record.raw,
+                                                 reasons=record.reasons) + "\n")
                 if len(samples) < MAX_SAMPLE_REASONS:
-                    samples.append(ReasonSample(record_number=number, line=line, **reasons[0]))
-            valid += len(keep)
-            writer.write_batch(batch.select(VALID_SCHEMA.names).take(pa.array(keep, pa.int64())).cast(VALID_SCHEMA))
+                    samples.append(ReasonSample(record_number=record.record_number, line=record.line, **record.reasons[0]))
     return valid, invalid, samples
 
 

@@ -4,7 +4,7 @@ import gzip
 
 import pyarrow as pa
 
-from chalicelib.ingest import STAGED_SCHEMA, ingest
+from chalicelib.ingest import ingest
 from chalicelib.staging_keys import ingested_key
 from chalicelib.storage.staging import iter_batches
 from tests.conftest import put_raw
@@ -15,7 +15,7 @@ STARTED = "2024-03-15T10:00:00Z"
 
 def staged(services, run) -> pa.Table:
     with services.staging.reader(ingested_key(run)) as reader:
-        return pa.Table.from_batches(list(iter_batches(reader)), schema=STAGED_SCHEMA)
+        return pa.Table.from_batches(list(iter_batches(reader)), schema=reader.schema)
 
 
 def test_ingest_claims_the_run_and_stages_canonical_records(world, services):

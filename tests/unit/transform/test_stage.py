@@ -7,8 +7,11 @@ from datetime import date, datetime, timezone
 import pyarrow as pa
 import rfc8785
 
+from chalicelib.ingest.formats import ParsedRecord
+from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batch
 from chalicelib.transform.columns import output_schema
 from chalicelib.transform.stage import record_id, transform_batch
+from chalicelib.validate.judge import Judge
 
 RUN = {
     "run_id": "t-0123", "execution_id": "arn:x", "dataset": "transactions", "started_at": "2024-01-01T00:00:00Z",
@@ -16,6 +19,15 @@ RUN = {
     "source": {"bucket": "raw", "key": "raw/transactions/t.jsonl", "version": "v1", "etag": "e", "size": 10},
 }
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def valid_rows(dataset, records: list[dict]) -> pa.RecordBatch:
+    """What validate stages for ``records``, all of them valid."""
+    staged = parsed_batch([ParsedRecord(n, n, value=r) for n, r in enumerate(records, 1)],
+                          ingested_schema(parse_types(dataset)))
+    valid, rejected = Judge(dataset).judge(staged)
+    assert not rejected
+    return valid
 
 
 def test_record_id_is_sha256_of_the_rfc8785_form():
@@ -32,7 +44,7 @@ def test_transform_batch_types_derives_and_enriches(registry):
         {"transaction_id": "t2", "timestamp": "2024-03-15T08:00:00Z", "user_id": "u", "amount": 5.5, "currency": "USD", "merchant": "M"},
     ]
     canonical = [rfc8785.dumps(r).decode() for r in records]
-    table = transform_batch(dataset, schema, canonical, RUN, NOW)
+    table = transform_batch(dataset, schema, valid_rows(dataset, records), RUN, NOW)
     assert table.schema == schema
     rows = table.to_pylist()
     assert rows[0]["timestamp"] == datetime(2024, 3, 16, 1, 30, tzinfo=timezone.utc)
@@ -62,5 +74,5 @@ def test_objects_and_arrays_in_records(registry):
     }, {"timestamp_field": "timestamp"})
     schema = output_schema(dataset)
     record = {"timestamp": "2024-01-01T00:00:00Z", "tags": ["a", "b"], "meta": {"k": [1]}, "count": 3}
-    [row] = transform_batch(dataset, schema, [json.dumps(record)], RUN, NOW).to_pylist()
+    [row] = transform_batch(dataset, schema, valid_rows(dataset, [record]), RUN, NOW).to_pylist()
     assert row["tags"] == ["a", "b"] and json.loads(row["meta"]) == {"k": [1]} and row["count"] == 3

@@ -1,0 +1,83 @@
+"""Judging one staged batch: the compiled checks first, the reference validator for the rest."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chalicelib.datasets import Dataset
+from chalicelib.payloads import Reason
+from chalicelib.transform.columns import python_column, source_fields
+from chalicelib.validate.compiled import CompiledSchema
+from chalicelib.validate.reasons import parse_failure, record_failures
+
+_POSITION = [pa.field("record_number", pa.int64(), nullable=False), pa.field("line", pa.int64()),
+             pa.field("record", pa.string(), nullable=False)]
+
+
+def valid_schema(dataset: Dataset) -> pa.Schema:
+    """Valid records as validate stages them: position, RFC 8785 text, and each source field in its storage type."""
+    return pa.schema(_POSITION + source_fields(dataset))
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An invalid record and why."""
+
+    record_number: int
+    line: int | None
+    record: Any
+    raw: str | None
+    reasons: list[Reason]
+
+
+class Judge:
+    """Splits staged batches of one dataset into valid rows (typed) and rejected records."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._compiled = CompiledSchema(dataset)
+        self._fields = source_fields(dataset)
+        self.schema = valid_schema(dataset)
+
+    def judge(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejected]]:
+        """The valid rows of ``batch`` in file order, and the rejected records with their reasons.
+
+        Rows the compiled checks pass are valid; every other row is judged by the
+        reference validator (and the storage check), whose reasons are reported.
+        """
+        checked = self._compiled.check(batch.column("values"))
+        passed = pc.indices_nonzero(checked.surely_valid)
+        fast = pa.RecordBatch.from_arrays(
+            [batch.column(f.name).take(passed) for f in _POSITION]
+            + [checked.columns[f.name].take(passed) for f in self._fields],
+            schema=self.schema,
+        )
+        slow, rejected = self._by_reference(batch.take(pc.indices_nonzero(pc.invert(checked.surely_valid))))
+        if not slow.num_rows:
+            return fast, rejected
+        table = pa.Table.from_batches([fast, slow]).combine_chunks()
+        ordered = table.take(pc.sort_indices(table["record_number"]))
+        return ordered.to_batches(max_chunksize=max(ordered.num_rows, 1))[0], rejected
+
+    def _by_reference(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejected]]:
+        rows = batch.select(["record_number", "line", "record", "raw", "error"]).to_pydict()
+        valid: dict[str, list[Any]] = {"record_number": [], "line": [], "record": []}
+        values: list[dict[str, Any]] = []
+        rejected = []
+        for number, line, text, raw, error in zip(*rows.values()):
+            value = None if text is None else json.loads(text)
+            reasons = [parse_failure(error)] if error is not None else record_failures(self._dataset, self._fields, value)
+            if reasons:
+                rejected.append(Rejected(number, line, value, raw, reasons))
+                continue
+            valid["record_number"].append(number)
+            valid["line"].append(line)
+            valid["record"].append(text)
+            values.append(value)
+        arrays = [pa.array(valid[f.name], f.type) for f in _POSITION]
+        arrays += [python_column(f, self._dataset.field_types[f.name], values) for f in self._fields]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema), rejected
