@@ -36,7 +36,7 @@ BLOCK_BYTES = 8 << 20
 SMALLEST_PART = 64  # lines; a refused part this small is parsed line by line
 _BLANK = r"^[\t\n\x0b\x0c\r ]*$"  # what bytes.strip() removes
 _ROUTED = r"null|(?:^|[^0-9.])[0-9]{16}"  # null; 16+ digits not after a decimal point
-_BOM = b"\xef\xbb\xbf"  # Arrow skips one inside the file; json.loads refuses it
+_BOM = b"\xef\xbb\xbf"  # Arrow skips one at the start of a line; json.loads refuses it
 
 
 def read_json_lines(stream: BinaryIO, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -84,7 +84,7 @@ def _block_batch(block: bytes, first_line: int, records_before: int, schema: pa.
     line_numbers = pa.array(range(first_line, first_line + len(records)), pa.int64()).filter(records)
     record_numbers = pa.array(range(records_before + 1, records_before + 1 + len(lines)), pa.int64())
 
-    routed = pc.or_(pc.match_substring_regex(lines, _ROUTED), pc.match_substring(lines, _BOM))
+    routed = pc.or_(pc.match_substring_regex(lines, _ROUTED), pc.starts_with(lines, _BOM))
     candidates = pc.indices_nonzero(pc.invert(routed))
     values_type = schema.field("values").type
     positions, values = _parse_columnar(lines.take(candidates), candidates, values_type)
@@ -147,7 +147,8 @@ def _read(lines: pa.Array, values_type: pa.StructType) -> pa.Table:
     buffer = data[0].as_buffer()
     table = pj.read_json(
         pa.BufferReader(buffer),
-        read_options=pj.ReadOptions(block_size=max(buffer.size + 1, 1 << 20)),
+        # Blocks of about 1 MiB are parsed on all cores; a block must hold the longest line.
+        read_options=pj.ReadOptions(block_size=max(1 << 20, 2 * pc.max(pc.binary_length(lines)).as_py() + 2)),
         parse_options=pj.ParseOptions(explicit_schema=pa.schema(list(values_type)), unexpected_field_behavior="infer"),
     )
     if table.num_rows != len(lines):  # e.g. two objects on one line

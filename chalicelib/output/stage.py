@@ -39,11 +39,10 @@ def output(state: TransformedState, services: Services) -> OutputState:
     prefix = processed_prefix(dataset.name)
     with tempfile.TemporaryDirectory() as workdir, services.staging.reader(state["transform"]["staged_key"]) as reader:
         written = _write_partitions(reader, dataset.timestamp_field, source_id, workdir)
-        keys = []
-        for path, name in _partition_file_names(Path(workdir), source_id):
-            key = prefix + path.parent.relative_to(workdir).as_posix() + "/" + name
-            services.objects.upload(str(path), bucket, key, PARQUET_CONTENT_TYPE)
-            keys.append(key)
+        files = [(str(path), prefix + path.parent.relative_to(workdir).as_posix() + "/" + name)
+                 for path, name in _partition_file_names(Path(workdir), source_id)]
+        services.objects.upload_all(files, bucket, PARQUET_CONTENT_TYPE)
+        keys = [key for _, key in files]
     if written != state["outcome"]["records_valid"]:
         raise IntegrityError(f"wrote {written} records but {state['outcome']['records_valid']} were valid")
     manifest = manifest_key(dataset.name, source_id)

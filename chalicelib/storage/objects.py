@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
@@ -12,6 +14,10 @@ from chalicelib.payloads import SourceRef
 
 class SourceNotFoundError(DataError):
     """The object (or object version) a run names does not exist."""
+
+
+SINGLE_PUT_BYTES = 64 << 20  # larger files go up in parts, in parallel, and can resume a part
+UPLOAD_THREADS = 8
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -89,8 +95,19 @@ class ObjectStore:
             self._s3.download_file(bucket, key, path)
 
     def upload(self, path: str, bucket: str, key: str, content_type: str) -> None:
+        """Upload a local file: one PUT when small, a multipart upload (s3transfer) when large."""
         with transient_aws_errors(f"upload s3://{bucket}/{key}"):
-            self._s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": content_type})
+            if os.path.getsize(path) <= SINGLE_PUT_BYTES:
+                with open(path, "rb") as body:
+                    self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+            else:
+                self._s3.upload_file(path, bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def upload_all(self, files: list[tuple[str, str]], bucket: str, content_type: str) -> None:
+        """Upload ``(path, key)`` pairs a few at a time: each PUT waits on the network, not the CPU."""
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            for done in [pool.submit(self.upload, path, bucket, key, content_type) for path, key in files]:
+                done.result()
 
     def put_json(self, bucket: str, key: str, document: Any) -> None:
         body = json.dumps(document, indent=1, sort_keys=True).encode()

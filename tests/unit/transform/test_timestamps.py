@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import FormatChecker
 
-from chalicelib.transform.timestamps import parse_rfc3339
+from chalicelib.transform.timestamps import iso_date_column, parse_rfc3339, rfc3339_column
 
 
 @pytest.mark.parametrize(
@@ -84,3 +85,51 @@ def test_everything_the_reference_accepts_converts(text):
         parse_rfc3339(text)
     except ValueError as error:
         assert "outside years 1 to 9999 in UTC" in str(error)
+
+
+common_spelling = st.builds(
+    lambda moment, digits, offset: moment.strftime("%Y-%m-%dT%H:%M:%S")
+    + (f".{moment.microsecond:06d}"[: digits + 1] if digits else "")
+    + ("Z" if offset is None else f"{'+' if offset >= 0 else '-'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"),
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)),
+    st.integers(0, 6),
+    st.none() | st.integers(-(23 * 60 + 59), 23 * 60 + 59),
+)
+other_text = st.sampled_from(["2023-02-29T00:00:00Z", "2024-03-01t10:00:00z", "2024-03-01T10:00:60Z",
+                              "2024-03-01T10:00:00.1234567Z", "0000-01-01T00:00:00Z", "2024-03-01T10:00:00Z\n",
+                              "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00", "2024-3-01T10:00:00Z"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(common_spelling | other_text, min_size=1, max_size=12))
+def test_timestamp_column_equals_parse_rfc3339_wherever_it_parses(texts):
+    # A batch whose dates are all real goes through Arrow's parser, any other through the field
+    # arithmetic: the generated batches take both ways.
+    stamps, parsed = rfc3339_column(pa.array(texts))
+    for text, stamp, ok in zip(texts, stamps.to_pylist(), parsed.to_pylist()):
+        assert (stamp is not None) == ok
+        if ok:  # what the columnar path parses, the reference parses alike and its validator accepts
+            assert stamp == parse_rfc3339(text)
+            assert FormatChecker().conforms(text, "date-time")
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(common_spelling, min_size=1, max_size=12))
+def test_common_spelling_is_parsed_by_the_columnar_path(texts):
+    stamps, parsed = rfc3339_column(pa.array(texts))
+    assert parsed.to_pylist() == [_in_utc_range(text) for text in texts]
+
+
+def _in_utc_range(text: str) -> bool:
+    try:
+        parse_rfc3339(text)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("text", "expected"), [("2024-02-29", date(2024, 2, 29)), ("2023-02-29", None),
+                                                ("0000-01-01", None), ("2024-1-01", None), ("9999-12-31", date(9999, 12, 31))])
+def test_date_column(text, expected):
+    dates, parsed = iso_date_column(pa.array([text, "2024-01-01"]))
+    assert dates.to_pylist()[0] == expected and parsed.to_pylist()[0] == (expected is not None)
