@@ -1,4 +1,4 @@
-"""Run the benchmark: ``python -m bench [--records N] [--rounds R] [--format jsonl|csv] [--gzip]``.
+"""Run the benchmark: ``python -m bench [--records N | --megabytes MB] [--rounds R] [--gzip] [--only ...]``.
 
 Generates a deterministic transactions file (2 % invalid by default), then runs each contender
 (see :mod:`bench.contenders`) in its own child process, interleaved over the rounds, and prints
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -22,6 +23,7 @@ import pyarrow.dataset as ds
 from bench.generate import write
 
 ORDER = ("floor", "baseline", "dataplane", "etl_run")
+BYTES_PER_JSON_LINE = 165  # of a generated transaction, to size a file by megabytes
 COMPARED = ["transaction_id", "timestamp", "user_id", "amount", "currency", "merchant",
             "amount_category", "is_high_value", "transaction_date", "record_id"]
 TARGETS = (
@@ -49,14 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the median is reported")
     parser.add_argument("--invalid", type=float, default=0.02, help="share of invalid records (default 0.02)")
+    parser.add_argument("--megabytes", type=float, help="size the file to about this many MB instead (e.g. 1000 for 1 GB)")
+    parser.add_argument("--gzip", action="store_true", help="gzip the file")
+    parser.add_argument("--span-hours", type=float, default=24.0,
+                        help="hours the timestamps cover (default 24: a daily file, 24 hourly partitions)")
     parser.add_argument("--only", nargs="+", choices=ORDER, default=list(ORDER))
     args = parser.parse_args(argv)
+    if args.megabytes:
+        args.records = int(args.megabytes * 1e6 / BYTES_PER_JSON_LINE)
 
     with tempfile.TemporaryDirectory(prefix="etl-bench-") as scratch:
         work = Path(scratch)
-        data = write(work / "transactions.jsonl", args.records, invalid_share=args.invalid)
-        print(f"{args.records:,} transactions, {data.stat().st_size / 1e6:.0f} MB JSON Lines, {args.invalid:.0%} invalid; "
-              f"{platform.machine()}, {platform.python_version()}, {args.rounds} round(s)", flush=True)
+        name = "transactions.jsonl" + (".gz" if args.gzip else "")
+        data = write(work / name, args.records, invalid_share=args.invalid, gzipped=args.gzip, span_hours=args.span_hours)
+        print(f"{args.records:,} transactions over {args.span_hours:g} h, {data.stat().st_size / 1e6:.0f} MB {name}, "
+              f"{args.invalid:.0%} invalid; {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+              f"{args.rounds} round(s)", flush=True)
         results: dict[str, list[dict]] = {name: [] for name in args.only}
         for round_number in range(args.rounds):
             for name in args.only:

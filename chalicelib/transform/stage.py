@@ -47,11 +47,11 @@ def transform_batch(dataset: Dataset, schema: pa.Schema, valid: pa.RecordBatch, 
     source = run["source"]
     enrichment = {
         "record_id": pa.array([record_id(text) for text in valid.column("record").to_pylist()], pa.string()),
-        "processed_at": pa.array([processed_at] * count, TIMESTAMP),
-        "source_bucket": pa.array([source["bucket"]] * count, pa.string()),
-        "source_key": pa.array([source["key"]] * count, pa.string()),
-        "source_version": pa.array([source["version"]] * count, pa.string()),
-        "run_id": pa.array([run["run_id"]] * count, pa.string()),
+        "processed_at": pa.repeat(pa.scalar(processed_at, TIMESTAMP), count),
+        "source_bucket": pa.repeat(pa.scalar(source["bucket"], pa.string()), count),
+        "source_key": pa.repeat(pa.scalar(source["key"], pa.string()), count),
+        "source_version": pa.repeat(pa.scalar(source["version"], pa.string()), count),
+        "run_id": pa.repeat(pa.scalar(run["run_id"], pa.string()), count),
     }
     for name, column in enrichment.items():
         table = table.append_column(schema.field(name), column)

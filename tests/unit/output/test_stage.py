@@ -66,3 +66,18 @@ def test_output_refuses_counts_that_do_not_add_up(world, services):
     state["outcome"]["records_valid"] = 2
     with pytest.raises(IntegrityError, match="wrote 1 records but 2 were valid"):
         output(state, services)
+
+
+def test_partition_values_print_as_strftime_does():
+    from datetime import datetime, timezone
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from chalicelib.output.stage import PARTITION_FIELDS, partition_values
+
+    stamps = pa.array([datetime(5, 1, 2, 3, tzinfo=timezone.utc), datetime(2024, 12, 31, 23, 59, tzinfo=timezone.utc),
+                       datetime(9999, 7, 4, 0, tzinfo=timezone.utc)], pa.timestamp("us", tz="UTC"))
+    formats = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H"}
+    for name in PARTITION_FIELDS:
+        assert partition_values(stamps, name).to_pylist() == pc.strftime(stamps, format=formats[name]).to_pylist()
