@@ -93,9 +93,9 @@ def floor(path: Path, out: Path) -> dict[str, Any]:
 @contextlib.contextmanager
 def _aws_in_another_process() -> Iterator[None]:
     """moto's server in a child process, so the objects S3 holds do not count in this process's memory."""
-    from etl_local.world import free_port
-
-    port = free_port()
+    with socket.socket() as probe:  # a free port, without importing the local runtime (and moto) here
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -170,7 +170,7 @@ def main(argv: list[str]) -> None:
     name, path, out = argv[0], Path(argv[1]), Path(argv[2])
     out.mkdir(parents=True, exist_ok=True)
     result = CONTENDERS[name](path, out)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, imports and setup included
     print(json.dumps({"name": name, **result, "peak_rss_mb": round(peak_kb / 1024, 1)}))
 
 

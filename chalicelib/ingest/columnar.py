@@ -126,18 +126,15 @@ def _parse_columnar(lines: pa.Array, positions: pa.Array, values_type: pa.Struct
         parsed_positions.append(positions.slice(start, stop - start))
     if not tables:
         return pa.array([], pa.uint64()), pa.array([], values_type)
-    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    table = pa.concat_tables(tables, promote_options="permissive")
+    columns = {name: table[name].combine_chunks() for name in table.column_names}
     known = pa.array([True] * table.num_rows, pa.bool_())
-    for name in table.column_names:
-        column = table[name]
-        if name not in values_type.names:
+    for name, column in columns.items():
+        if name not in values_type.names:  # a member the schema does not define
             known = pc.and_(known, pc.is_null(column))
-        elif pa.types.is_floating(column.type):
+        elif pa.types.is_floating(column.type):  # NaN and Infinity, which Arrow reads and json.loads refuses
             known = pc.and_(known, pc.fill_null(pc.is_finite(column), True))
-    values = pa.StructArray.from_arrays(
-        [table[field.name].combine_chunks() for field in values_type], fields=list(values_type)
-    )
-    known = known.combine_chunks() if isinstance(known, pa.ChunkedArray) else known
+    values = pa.StructArray.from_arrays([columns[field.name] for field in values_type], fields=list(values_type))
     return pa.concat_arrays(parsed_positions).filter(known), values.filter(known)
 
 
