@@ -88,7 +88,9 @@ def _block_batch(block: bytes, first_line: int, records_before: int, schema: pa.
     candidates = pc.indices_nonzero(pc.invert(routed))
     values_type = schema.field("values").type
     positions, values = _parse_columnar(lines.take(candidates), candidates, values_type)
-    text, exact = canonical_text(dict(zip(values_type.names, values.flatten())))
+    # A string holds a character JSON escapes only where its line holds a backslash.
+    escapable = pc.match_substring(lines, "\\").take(positions)
+    text, exact = canonical_text(dict(zip(values_type.names, values.flatten())), escapable)
     positions, values, text = positions.filter(exact), values.filter(exact), text.filter(exact)
 
     columnar = pa.RecordBatch.from_arrays(
