@@ -49,10 +49,15 @@ class Checked:
         True where the record is valid and storable; false where the reference must judge.
     columns
         Each source field in its storage type (values where ``surely_valid`` is false are meaningless).
+    settled
+        Per property, true where the record's value for it (or its absence) is surely valid
+        and storable, and the record's other top-level keywords are the compiled ones: the
+        reference need not look at that property's subschema there.
     """
 
     surely_valid: pa.Array
     columns: dict[str, pa.Array]
+    settled: dict[str, pa.Array]
 
 
 class CompiledSchema:
@@ -69,9 +74,11 @@ class CompiledSchema:
     def check(self, values: pa.StructArray) -> Checked:
         """Evaluate the checks over ``values`` (the columnar reader's typed members; null rows were not parsed there)."""
         if not values.type.num_fields:  # a dataset the columnar reader does not parse
-            return Checked(surely_valid=_all(values, False), columns={f.name: pa.nulls(len(values), f.type) for f in self._fields})
-        surely_valid = pc.and_(pc.is_valid(values), pa.array([self._whole] * len(values), pa.bool_()))
-        columns = {}
+            return Checked(surely_valid=_all(values, False), columns={f.name: pa.nulls(len(values), f.type) for f in self._fields},
+                           settled={})
+        compiled = pc.and_(pc.is_valid(values), pa.array([self._whole] * len(values), pa.bool_()))
+        surely_valid = compiled
+        columns, settled = {}, {}
         for field in self._fields:
             column = values.field(field.name)
             stored, storable = _storage(column, field.type)
@@ -85,8 +92,9 @@ class CompiledSchema:
                     passes = pc.and_(passes, check(column))
             absent_ok = field.name not in self._required
             passes = pc.if_else(pc.is_valid(column), pc.fill_null(passes, False), absent_ok)
+            settled[field.name] = pc.fill_null(pc.and_(compiled, passes), False)
             surely_valid = pc.and_(surely_valid, passes)
-        return Checked(surely_valid=pc.fill_null(surely_valid, False), columns=columns)
+        return Checked(surely_valid=pc.fill_null(surely_valid, False), columns=columns, settled=settled)
 
 
 def _storage(column: pa.Array, storage_type: pa.DataType) -> tuple[pa.Array, pa.Array]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from jsonschema import Draft202012Validator
 
 from chalicelib.datasets import Dataset
 from chalicelib.payloads import Reason
@@ -42,6 +43,7 @@ class Judge:
         self._compiled = CompiledSchema(dataset)
         self._fields = source_fields(dataset)
         self.schema = valid_schema(dataset)
+        self._focused: dict[frozenset[str], Draft202012Validator] = {frozenset(): dataset.validator}
 
     def judge(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejected]]:
         """The valid rows of ``batch`` in file order, and the rejected records with their reasons.
@@ -56,21 +58,25 @@ class Judge:
             + [checked.columns[f.name].take(passed) for f in self._fields],
             schema=self.schema,
         )
-        slow, rejected = self._by_reference(batch.take(pc.indices_nonzero(pc.invert(checked.surely_valid))))
+        flagged = pc.indices_nonzero(pc.invert(checked.surely_valid))
+        settled = {name: mask.take(flagged).to_pylist() for name, mask in checked.settled.items()}
+        focus = [frozenset(name for name, row_settled in zip(settled, row) if row_settled) for row in zip(*settled.values())]
+        slow, rejected = self._by_reference(batch.take(flagged), focus or [frozenset()] * len(flagged))
         if not slow.num_rows:
             return fast, rejected
         table = pa.Table.from_batches([fast, slow]).combine_chunks()
         ordered = table.take(pc.sort_indices(table["record_number"]))
         return ordered.to_batches(max_chunksize=max(ordered.num_rows, 1))[0], rejected
 
-    def _by_reference(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejected]]:
+    def _by_reference(self, batch: pa.RecordBatch, settled: list[frozenset[str]]) -> tuple[pa.RecordBatch, list[Rejected]]:
         rows = batch.select(["record_number", "line", "record", "raw", "error"]).to_pydict()
         valid: dict[str, list[Any]] = {"record_number": [], "line": [], "record": []}
         values: list[dict[str, Any]] = []
         rejected = []
-        for number, line, text, raw, error in zip(*rows.values()):
+        for number, line, text, raw, error, known in zip(*rows.values(), settled):
             value = None if text is None else json.loads(text)
-            reasons = [parse_failure(error)] if error is not None else record_failures(self._dataset, self._fields, value)
+            reasons = [parse_failure(error)] if error is not None else \
+                record_failures(self._dataset, self._fields, value, self._validator(known))
             if reasons:
                 rejected.append(Rejected(number, line, value, raw, reasons))
                 continue
@@ -81,3 +87,16 @@ class Judge:
         arrays = [pa.array(valid[f.name], f.type) for f in _POSITION]
         arrays += [python_column(f, self._dataset.field_types[f.name], values) for f in self._fields]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), rejected
+
+    def _validator(self, settled: frozenset[str]) -> Draft202012Validator:
+        """The reference validator, with the subschemas of ``settled`` properties replaced by ``true``.
+
+        Where the compiled checks settled a property, its subschema yields no error, so
+        this validator finds exactly the reference's errors (same paths, keywords and
+        messages) without descending into the properties already known to be valid.
+        """
+        if settled not in self._focused:
+            schema = self._dataset.schema
+            properties = {name: True if name in settled else sub for name, sub in schema["properties"].items()}
+            self._focused[settled] = self._dataset.validator.evolve(schema={**schema, "properties": properties})
+        return self._focused[settled]

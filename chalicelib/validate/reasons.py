@@ -52,12 +52,15 @@ def storage_failures(dataset: Dataset, fields: list[pa.Field], record: dict[str,
     return reasons
 
 
-def record_failures(dataset: Dataset, fields: list[pa.Field], record: Any) -> list[Reason]:
+def record_failures(dataset: Dataset, fields: list[pa.Field], record: Any,
+                    validator: Draft202012Validator | None = None) -> list[Reason]:
     """Schema failures, or, for a schema-valid record, storage failures; empty when valid.
 
-    ``fields`` is ``source_fields(dataset)``, computed once per run by the caller.
+    ``fields`` is ``source_fields(dataset)``, computed once per run by the caller;
+    ``validator`` is the dataset's, or one that finds the same errors in ``record``
+    (see :meth:`chalicelib.validate.judge.Judge`).
     """
-    return schema_failures(dataset.validator, record) or storage_failures(dataset, fields, record)
+    return schema_failures(validator or dataset.validator, record) or storage_failures(dataset, fields, record)
 
 
 def quarantine_line(
