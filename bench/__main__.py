@@ -33,9 +33,18 @@ TARGETS = (
 )
 
 
+def function_environment() -> dict[str, str]:
+    """The environment every Lambda function of the project gets (``.chalice/config.json``), e.g. its allocator settings."""
+    config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
+    return config["environment_variables"]
+
+
 def run_child(name: str, path: Path, out: Path) -> dict:
+    # The project's contenders run as its functions are deployed; the baseline and the floor with defaults.
+    project = name in ("dataplane", "etl_run")
+    env = {**os.environ, **(function_environment() if project else {})}
     completed = subprocess.run([sys.executable, "-m", "bench.contenders", name, str(path), str(out)],
-                               capture_output=True, text=True, check=False)
+                               capture_output=True, text=True, check=False, env=env)
     if completed.returncode != 0:
         raise SystemExit(f"{name} failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])

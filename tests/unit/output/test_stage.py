@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from chalicelib.errors import IntegrityError
 from chalicelib.output import output
+from chalicelib.output.partitions import HourlyParquetWriter, partition_directory
 from etl_local.dataplane import run_stages
 from tests.conftest import put_raw
 
@@ -68,16 +72,55 @@ def test_output_refuses_counts_that_do_not_add_up(world, services):
         output(state, services)
 
 
-def test_partition_values_print_as_strftime_does():
-    from datetime import datetime, timezone
-
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from chalicelib.output.stage import PARTITION_FIELDS, partition_values
-
-    stamps = pa.array([datetime(5, 1, 2, 3, tzinfo=timezone.utc), datetime(2024, 12, 31, 23, 59, tzinfo=timezone.utc),
+def test_partition_directories_print_as_strftime_does():
+    # GIVEN hours from the first year to the last, and no hour at all
+    stamps = pa.array([datetime(5, 1, 2, 3, tzinfo=timezone.utc), datetime(2024, 12, 31, 23, tzinfo=timezone.utc),
                        datetime(9999, 7, 4, 0, tzinfo=timezone.utc)], pa.timestamp("us", tz="UTC"))
-    formats = {"year": "%Y", "month": "%m", "day": "%d", "hour": "%H"}
-    for name in PARTITION_FIELDS:
-        assert partition_values(stamps, name).to_pylist() == pc.strftime(stamps, format=formats[name]).to_pylist()
+    # THEN directories are zero-padded exactly as Arrow's strftime (and Hive) print them
+    expected = pc.strftime(stamps, format="year=%Y/month=%m/day=%d/hour=%H").to_pylist()
+    assert [partition_directory(s) for s in stamps.to_pylist()] == expected
+    assert partition_directory(None) == "/".join(f"{p}=__HIVE_DEFAULT_PARTITION__" for p in ("year", "month", "day", "hour"))
+
+
+def _hourly_batches(hours: list[int], batch_rows: int) -> list[pa.RecordBatch]:
+    stamps = [datetime(2024, 3, 1, h, tzinfo=timezone.utc) for h in hours]
+    table = pa.table({"n": list(range(len(hours))), "ts": pa.array(stamps, pa.timestamp("us", tz="UTC"))})
+    return table.to_batches(max_chunksize=batch_rows)
+
+
+@pytest.mark.parametrize("max_buffered_rows", [1_000, 7], ids=["roomy-buffer", "tight-buffer"])
+def test_hourly_writer_keeps_every_row_in_order_within_its_partition(tmp_path, max_buffered_rows):
+    # GIVEN rows of three hours interleaved, in batches, with small row groups and files
+    hours = [(i * 7) % 3 for i in range(100)]
+    batches = _hourly_batches(hours, batch_rows=9)
+    writer = HourlyParquetWriter(tmp_path, batches[0].schema, "ts", "src", row_group_rows=8, rows_per_file=20,
+                                 max_buffered_rows=max_buffered_rows)
+    # WHEN they are written
+    for batch in batches:
+        writer.write(batch)
+    files = writer.close()
+    # THEN each partition holds exactly its rows, in arrival order, across files numbered from 0
+    assert writer.rows == 100
+    by_partition: dict[str, list[int]] = {}
+    for path, relative in files:
+        directory, name = relative.rsplit("/", 1)
+        assert name.startswith("src-") and path == tmp_path / relative
+        parquet = pq.ParquetFile(path)
+        assert parquet.metadata.num_rows <= 20
+        assert all(parquet.metadata.row_group(g).num_rows <= 8 for g in range(parquet.metadata.num_row_groups))
+        by_partition.setdefault(directory, []).extend(parquet.read().column("n").to_pylist())
+    assert by_partition == {f"year=2024/month=03/day=01/hour={h:02d}": [n for n, x in enumerate(hours) if x == h]
+                            for h in range(3)}
+    names = [relative.rsplit("/", 1)[1] for _, relative in files if "hour=00" in relative]
+    assert names == [f"src-{i}.parquet" for i in range(len(names))]
+
+
+def test_hourly_writer_bounds_what_it_buffers(tmp_path):
+    # GIVEN rows spread over 24 hours, and room for 50 buffered rows
+    batches = _hourly_batches([i % 24 for i in range(2_400)], batch_rows=100)
+    writer = HourlyParquetWriter(tmp_path, batches[0].schema, "ts", "src", row_group_rows=1_000, max_buffered_rows=50)
+    # WHEN each batch is written, THEN no more than that ever waits
+    for batch in batches:
+        writer.write(batch)
+        assert writer.buffered_rows <= 50
+    writer.close()

@@ -10,7 +10,7 @@ import rfc8785
 from chalicelib.ingest.formats import ParsedRecord
 from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batch
 from chalicelib.transform.columns import output_schema
-from chalicelib.transform.stage import record_id, transform_batch
+from chalicelib.transform.stage import record_ids, transform_batch
 from chalicelib.validate.judge import Judge
 
 RUN = {
@@ -30,10 +30,14 @@ def valid_rows(dataset, records: list[dict]) -> pa.RecordBatch:
     return valid
 
 
-def test_record_id_is_sha256_of_the_rfc8785_form():
-    record = {"b": [1.0, "é"], "a": 1e21}
-    canonical = rfc8785.dumps(record).decode()
-    assert record_id(canonical) == hashlib.sha256(rfc8785.dumps(record)).hexdigest()
+def test_record_ids_are_sha256_of_the_rfc8785_form():
+    records = [{"b": [1.0, "é"], "a": 1e21}, {}, {"😀": "\u2028"}, {"n": 1}]
+    texts = pa.array([rfc8785.dumps(r).decode() for r in records])
+    expected = [hashlib.sha256(rfc8785.dumps(r)).hexdigest() for r in records]
+    assert record_ids(texts).to_pylist() == expected
+    # a slice of a larger array (an offset into Arrow's buffers) hashes its own rows
+    assert record_ids(texts.slice(1, 2)).to_pylist() == expected[1:3]
+    assert record_ids(pa.array([], pa.string())).to_pylist() == []
 
 
 def test_transform_batch_types_derives_and_enriches(registry):
