@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from chalicelib.storage.runs import RunStore
 from etl_local.world import LocalAws
 
 RUN_STATUSES = ("SUCCEEDED", "REJECTED", "FAILED")
+COPY_CHUNK_BYTES = 8 << 20
 
 
 class UsageError(ValueError):
@@ -109,7 +111,9 @@ def _download(world: LocalAws, uri: str | None, out_dir: Path) -> str | None:
     bucket, key = split_s3_uri(uri)
     target = out_dir / key
     target.parent.mkdir(parents=True, exist_ok=True)
-    world.client("s3").download_file(bucket, key, str(target))
+    body = world.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    with body, open(target, "wb") as local:
+        shutil.copyfileobj(body, local, COPY_CHUNK_BYTES)
     return str(target)
 
 
