@@ -112,8 +112,10 @@ def _download(world: LocalAws, uri: str | None, out_dir: Path) -> str | None:
     target = out_dir / key
     target.parent.mkdir(parents=True, exist_ok=True)
     body = world.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
-    with body, open(target, "wb") as local:
+    partial = target.with_name(target.name + ".part")  # a failed copy leaves no truncated output behind
+    with body, open(partial, "wb") as local:
         shutil.copyfileobj(body, local, COPY_CHUNK_BYTES)
+    partial.replace(target)
     return str(target)
 
 

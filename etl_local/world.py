@@ -147,6 +147,7 @@ class LocalAws:
             self._start()
         except BaseException:
             self._stack.close()
+            self._clients.clear()
             raise
         return self
 

@@ -106,6 +106,8 @@ class HourlyParquetWriter:
             return
         rows = pa.concat_tables(partition.pending)
         head, rest = rows.slice(0, count), rows.slice(count)
+        if rest.num_rows:  # a copy: a slice would keep the whole chunk it was cut from alive until close
+            rest = rest.take(pa.array(range(rest.num_rows)))
         partition.pending, partition.pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
         self.buffered_rows -= count
         while head.num_rows:

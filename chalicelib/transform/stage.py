@@ -39,6 +39,8 @@ def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
     The UTF-8 bytes are hashed where Arrow holds them (slices of its data buffer),
     as converting a million strings to Python objects costs more than hashing them.
     """
+    if canonical_json.type != pa.string():  # the offsets read below are int32
+        raise TypeError(f"record ids are computed from a string array, not {canonical_json.type}")
     if canonical_json.null_count:
         raise ValueError("every valid record has its RFC 8785 text")
     _, offsets_buffer, data_buffer = canonical_json.buffers()

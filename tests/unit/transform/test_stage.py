@@ -5,6 +5,7 @@ import json
 from datetime import date, datetime, timezone
 
 import pyarrow as pa
+import pytest
 import rfc8785
 
 from chalicelib.ingest.formats import ParsedRecord
@@ -38,6 +39,8 @@ def test_record_ids_are_sha256_of_the_rfc8785_form():
     # a slice of a larger array (an offset into Arrow's buffers) hashes its own rows
     assert record_ids(texts.slice(1, 2)).to_pylist() == expected[1:3]
     assert record_ids(pa.array([], pa.string())).to_pylist() == []
+    with pytest.raises(TypeError, match="large_string"):
+        record_ids(texts.cast(pa.large_string()))
 
 
 def test_transform_batch_types_derives_and_enriches(registry):

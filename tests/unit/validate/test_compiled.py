@@ -116,3 +116,23 @@ def test_common_records_of_a_real_schema_pass_the_compiled_checks(registry):
     checked = CompiledSchema(dataset).check(batch.column("values"))
     # THEN every record is passed without the reference validator
     assert checked.surely_valid.to_pylist() == [True] * 200
+
+
+def test_reasons_of_records_with_settled_properties_and_references_equal_the_reference():
+    # GIVEN a schema whose property "b" refers to $defs (never compiled) and "a" is compiled,
+    # so a record's "a" can be settled while "b" goes to the reference validator
+    dataset = Dataset(name="refs", schema={
+        "type": "object", "required": ["a"], "additionalProperties": False,
+        "$defs": {"small": {"type": "integer", "maximum": 5}},
+        "properties": {"a": {"type": "string", "minLength": 1}, "b": {"type": "integer", "$ref": "#/$defs/small"},
+                       "c": {"type": "integer", "minimum": 0}},
+    })
+    values = [{"a": "x", "b": 9}, {"a": "x", "b": 9, "c": -1}, {"a": "", "b": 1}, {"b": 2}, {"a": "x", "b": 3}]
+    # WHEN the judge splits them
+    valid, rejected = judged(dataset, [json.dumps(v).encode() for v in values])
+    # THEN verdicts and reasons are those of the full validator on each whole record
+    fields = source_fields(dataset)
+    reference = {n: record_failures(dataset, fields, v) for n, v in enumerate(values, 1)}
+    assert {r.record_number: r.reasons for r in rejected} == {n: r for n, r in reference.items() if r}
+    assert valid["record_number"].to_pylist() == [5]
+    assert [reason["path"] for reason in reference[1]] == ["$.b"]  # the case the settled "a" must not hide
