@@ -39,6 +39,8 @@ def canonical_text(columns: dict[str, pa.Array], escapable: pa.BooleanArray | No
         The canonical text of every row, and where it equals what ``rfc8785`` makes
         of the same record; rows where ``exact`` is false must be serialized there.
     """
+    if escapable is not None:
+        escapable = pc.fill_null(escapable, True)  # no hint for a row: it may need escapes
     names = sorted(columns, key=lambda n: n.encode("utf-16-be"))  # RFC 8785: by UTF-16 code units
     length = len(columns[names[0]])
     pieces: list[pa.Array | str] = []
