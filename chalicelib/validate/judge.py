@@ -59,9 +59,7 @@ class Judge:
             schema=self.schema,
         )
         flagged = pc.indices_nonzero(pc.invert(checked.surely_valid))
-        settled = {name: mask.take(flagged).to_pylist() for name, mask in checked.settled.items()}
-        focus = [frozenset(name for name, row_settled in zip(settled, row) if row_settled) for row in zip(*settled.values())]
-        slow, rejected = self._by_reference(batch.take(flagged), focus or [frozenset()] * len(flagged))
+        slow, rejected = self._by_reference(batch.take(flagged), _settled_per_row(checked.settled, flagged))
         if not slow.num_rows:
             return fast, rejected
         table = pa.Table.from_batches([fast, slow]).combine_chunks()
@@ -100,3 +98,11 @@ class Judge:
             properties = {name: True if name in settled else sub for name, sub in schema["properties"].items()}
             self._focused[settled] = self._dataset.validator.evolve(schema={**schema, "properties": properties})
         return self._focused[settled]
+
+
+def _settled_per_row(settled: dict[str, pa.Array], rows: pa.Array) -> list[frozenset[str]]:
+    """For each of ``rows``, the properties the compiled checks settled there."""
+    if not settled:
+        return [frozenset()] * len(rows)
+    masks = {name: mask.take(rows).to_pylist() for name, mask in settled.items()}
+    return [frozenset(name for name, is_settled in zip(masks, row) if is_settled) for row in zip(*masks.values())]
