@@ -40,7 +40,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
 
     from chalicelib.config import DEFAULT_SCHEMAS_DIR
     from chalicelib.datasets import DatasetRegistry
-    from chalicelib.transform.columns import output_schema
+    from chalicelib.datasets.columns import output_schema
 
     dataset = DatasetRegistry(DEFAULT_SCHEMAS_DIR).get("transactions")
     validator = Draft202012Validator(dataset.schema, format_checker=FormatChecker())

@@ -11,7 +11,7 @@ from chalicelib.payloads import RunRef, TransformedState, TransformResult, Valid
 from chalicelib.services import Services
 from chalicelib.staging_keys import transformed_key, valid_key
 from chalicelib.storage.staging import iter_batches
-from chalicelib.transform.columns import TIMESTAMP, output_schema, source_fields
+from chalicelib.datasets.columns import TIMESTAMP, output_schema, source_fields
 from chalicelib.transform.derive import derive
 
 

@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chalicelib.datasets import Dataset
-from chalicelib.transform.columns import TIMESTAMP, source_fields
-from chalicelib.transform.timestamps import iso_date_column, rfc3339_column
+from chalicelib.datasets.columns import TIMESTAMP, source_fields
+from chalicelib.datasets.timestamps import iso_date_column, rfc3339_column
 
 Check = Callable[[pa.Array], pa.Array]
 ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "default", "deprecated", "readOnly",

@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from chalicelib.datasets import Dataset
 from chalicelib.payloads import Reason
-from chalicelib.transform.columns import python_column, source_fields
+from chalicelib.datasets.columns import python_column, source_fields
 from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.reasons import parse_failure, record_failures
 

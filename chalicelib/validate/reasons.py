@@ -10,7 +10,7 @@ from jsonschema.exceptions import ValidationError
 
 from chalicelib.datasets import Dataset
 from chalicelib.payloads import Reason
-from chalicelib.transform.columns import storable_value
+from chalicelib.datasets.columns import storable_value
 
 MAX_REASONS_PER_RECORD = 10
 MAX_MESSAGE_CHARS = 300

@@ -10,7 +10,7 @@ import rfc8785
 
 from chalicelib.ingest.formats import ParsedRecord
 from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batch
-from chalicelib.transform.columns import output_schema
+from chalicelib.datasets.columns import output_schema
 from chalicelib.transform.stage import record_ids, transform_batch
 from chalicelib.validate.judge import Judge
 

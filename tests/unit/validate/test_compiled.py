@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from chalicelib.datasets import Dataset
 from chalicelib.ingest.columnar import read_json_lines
 from chalicelib.ingest.staged import ingested_schema, parse_types
-from chalicelib.transform.columns import python_column, source_fields
+from chalicelib.datasets.columns import python_column, source_fields
 from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.judge import Judge
 from chalicelib.validate.reasons import record_failures

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.datasets import Dataset
-from chalicelib.transform.columns import source_fields
+from chalicelib.datasets.columns import source_fields
 from chalicelib.validate.reasons import MAX_MESSAGE_CHARS, parse_failure, record_failures, schema_failures
 
 VALID = {"transaction_id": "t1", "timestamp": "2024-01-01T00:00:00Z", "user_id": "u", "amount": 5, "currency": "USD"}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from chalicelib.datasets import Dataset
-from chalicelib.transform.timestamps import parse_rfc3339
+from chalicelib.datasets.registry import Dataset
+from chalicelib.datasets.timestamps import parse_rfc3339
 
 DERIVED_TYPES: dict[str, pa.DataType] = {
     "category": pa.string(),

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import FormatChecker
 
-from chalicelib.transform.timestamps import iso_date_column, parse_rfc3339, rfc3339_column
+from chalicelib.datasets.timestamps import iso_date_column, parse_rfc3339, rfc3339_column
 
 
 @pytest.mark.parametrize(
