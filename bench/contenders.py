@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
     validator = Draft202012Validator(dataset.schema, format_checker=FormatChecker())
     schema = output_schema(dataset)
     started = time.perf_counter()
-    processed_at = datetime.now(timezone.utc)
+    processed_at = datetime.now(UTC)
     rows, invalid, quarantine = [], 0, []
     with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")) as lines:
         for number, line in enumerate(lines, 1):
@@ -61,7 +61,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
                 invalid += 1
                 quarantine.append({"line": number, "reasons": [{"path": e.json_path, "rule": e.validator, "message": e.message} for e in errors]})
                 continue
-            moment = datetime.fromisoformat(record["timestamp"]).astimezone(timezone.utc)
+            moment = datetime.fromisoformat(record["timestamp"]).astimezone(UTC)
             amount = record["amount"]
             category = "micro" if amount < 10 else "small" if amount < 100 else "medium" if amount < 1000 else "large"
             rows.append({
@@ -137,7 +137,7 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
         s3.upload_file(str(path), BUCKET_RAW, key)
         started = time.perf_counter()
         state = ingest({"bucket": BUCKET_RAW, "key": key}, execution_id=f"arn:bench:{RUN_ID}",
-                       started_at=datetime.now(timezone.utc).isoformat(), services=services)
+                       started_at=datetime.now(UTC).isoformat(), services=services)
         state = validate(state, services)
         state = output(transform(state, services), services)
         seconds = time.perf_counter() - started

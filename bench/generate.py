@@ -5,11 +5,11 @@ import csv
 import gzip
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-START = datetime(2024, 3, 1, tzinfo=timezone.utc)
+START = datetime(2024, 3, 1, tzinfo=UTC)
 CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF"]
 MERCHANTS = ["Coffee Corner", "Book Barn", "Gadget Hub", "Grocery Go", "Café Élan", "Kiosk \"24/7\""]
 FIELDS = ["transaction_id", "timestamp", "user_id", "amount", "currency", "merchant"]

@@ -125,7 +125,7 @@ class LambdaBridge:
             finally:
                 FUNCTION_ENVIRONMENT.reset(environment)
                 CURRENT_FUNCTION.reset(token)
-        except Exception as error:  # noqa: BLE001 - every failure becomes a Lambda error payload
+        except Exception as error:
             self.invocations.append((step, type(error).__name__))
             body = {
                 "errorType": type(error).__name__,

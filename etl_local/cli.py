@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
-from chalicelib.datasets import DatasetRegistry
 from chalicelib.control.runs import RUN_STATUSES
+from chalicelib.datasets import DatasetRegistry
 from etl_local import views
 from etl_local.bridge import Fault
 from etl_local.client import DEFAULT_API, ApiClient, ApiError
@@ -316,7 +316,8 @@ def api_command(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": run_command, "serve": serve_command, "package": package_command,
-            "deploy": deploy_command, "destroy": deploy_command, "chalice-config": chalice_config_command, **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
+            "deploy": deploy_command, "destroy": deploy_command, "chalice-config": chalice_config_command,
+            **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

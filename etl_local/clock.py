@@ -36,7 +36,7 @@ class VirtualClock:
     def now(self) -> datetime.datetime:
         with self._lock:
             offset = self.offset_seconds
-        return datetime.datetime.now(tz=datetime.timezone.utc) + datetime.timedelta(seconds=offset)
+        return datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=offset)
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[VirtualClock]:

@@ -1,7 +1,7 @@
 """The four stages called directly, without the state machine (tests and benchmarks)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.ingest import ingest
@@ -13,7 +13,7 @@ from chalicelib.validate import validate
 
 def run_stages(services: Services, execution_input: dict[str, Any], execution_id: str) -> dict[str, Any]:
     """Run ingest, validate, transform and output in order, stopping where the state machine would."""
-    started = datetime.now(timezone.utc).isoformat()
+    started = datetime.now(UTC).isoformat()
     state: dict[str, Any] = dict(ingest(execution_input, execution_id=execution_id, started_at=started, services=services))
     if state["outcome"]["verdict"] != "ACCEPTED":
         return state

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -41,7 +41,7 @@ def status_change_event(execution: dict[str, Any], account: str, region: str) ->
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "time": stopped.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": stopped.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states",
         "account": account,
@@ -65,7 +65,7 @@ def status_change_event(execution: dict[str, Any], account: str, region: str) ->
 def _aws_shaped(event: dict[str, Any]) -> dict[str, Any]:
     """moto's S3 events carry ``time`` as epoch seconds; AWS sends ISO 8601."""
     if isinstance(event.get("time"), int | float):
-        event = {**event, "time": datetime.fromtimestamp(event["time"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        event = {**event, "time": datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     return event
 
 
@@ -86,7 +86,7 @@ class EventBridgeBridge:
             else:
                 function = lambda_backends[arn.account][arn.region].get_function(target["Arn"])
                 function.invoke(payload, {}, {})
-        except Exception:  # noqa: BLE001 - EventBridge delivery is asynchronous; a failure never reaches the sender
+        except Exception:
             LOG.exception("EventBridge could not deliver to %s", target["Arn"])
 
     def emit_status_change(self, communication: BaseExecutionWorkerCommunication) -> None:

@@ -100,7 +100,7 @@ def redrive_execution(backend: StepFunctionsParserBackend, execution_arn: str) -
     count = getattr(execution, "redrive_count", 0) + 1
     worker = _RedriveWorker(execution.exec_worker, count)
     execution.redrive_count = count
-    execution.redrive_date = datetime.datetime.now(tz=datetime.timezone.utc)
+    execution.redrive_date = datetime.datetime.now(tz=datetime.UTC)
     execution.exec_worker = worker
     execution.exec_status = ExecutionStatus.RUNNING
     execution.stop_date = execution.error = execution.cause = None

@@ -20,15 +20,15 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 import app as chalice_app
-from chalicelib.observability import logger as function_logger
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN
+from chalicelib.observability import logger as function_logger
 from chalicelib.services import forget_services
 from chalicelib.storage.runs import table_definition
 from etl_local import cloudformation, redrive
 from etl_local.bridge import Fault, LambdaBridge
-from etl_local.events import EventBridgeBridge
 from etl_local.clock import VirtualClock
 from etl_local.definition import ETL_DEFINITION, PROJECT_ROOT, render
+from etl_local.events import EventBridgeBridge
 
 REGION = "us-east-1"
 # In-process calls cannot corrupt a body: skip the CRC32 botocore computes over every upload in Python.

@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
-from chalicelib.storage.runs import TTL_ATTRIBUTE, table_definition
 from chalicelib.datasets.columns import output_schema
+from chalicelib.storage.runs import TTL_ATTRIBUTE, table_definition
 from etl_local.definition import ETL_DEFINITION, DefinitionError, placeholders
 from infra import permissions as p
 from infra.permissions import Grant, get_arn, policy_document, ref

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).parent
-START = datetime(2024, 3, 15, 8, 0, tzinfo=timezone.utc)
+START = datetime(2024, 3, 15, 8, 0, tzinfo=UTC)
 
 
 def stamp(i: int, hours: int = 0) -> str:

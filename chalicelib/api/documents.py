@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ def components(directory: Path = API_SCHEMAS_DIR) -> dict[str, dict[str, Any]]:
     return {path.name[: -len(_SUFFIX)]: json.loads(path.read_text()) for path in sorted(directory.glob(f"*{_SUFFIX}"))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for schema ``name`` that resolves ``#/components/schemas/...``."""
     document = {"$schema": Draft202012Validator.META_SCHEMA["$id"], "components": {"schemas": components()},

@@ -37,7 +37,7 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
         except TransientError as error:
             logger.warning("API call failed transiently", extra={"error": str(error)})
             return error_response(503, "unavailable", "an AWS service is busy or unreachable; try again", {"Retry-After": "2"})
-        except Exception:  # noqa: BLE001 - logged in full, answered without internals
+        except Exception:
             logger.exception("API request failed")
             return error_response(500, "internal", "an internal error occurred; the API function's log has the details")
 

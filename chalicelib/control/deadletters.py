@@ -52,7 +52,7 @@ def _replay_one(services: Services, letter: DeadLetter) -> dict[str, Any]:
         )
     except ControlError as error:
         return {**result, "outcome": "skipped", "error": error.code, "message": str(error)}
-    except Exception as error:  # noqa: BLE001 - one message's failure must not lose the others' report
+    except Exception as error:
         logger.exception("dead-letter replay failed", extra={"message_id": letter.message_id})
         return {**result, "outcome": "skipped", "error": "failed", "message": f"{type(error).__name__}: {error}"}
     services.deadletters.delete(letter)  # only once its new run exists

@@ -8,8 +8,8 @@ from typing import Any, TypedDict
 
 from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFoundError
 from chalicelib.datasets import UnknownDatasetError
-from chalicelib.history import timeline
 from chalicelib.errors import DataError
+from chalicelib.history import timeline
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
 from chalicelib.services import Services
 from chalicelib.storage.executions import NotRedrivableError

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,12 +34,12 @@ def parse_rfc3339(text: str) -> datetime:
     micros = int((match.group(7) or "0")[:6].ljust(6, "0"))
     if second == 60:
         second, micros = 59, 999_999
-    offset = timezone.utc
+    offset = UTC
     if match.group(9):
         sign = 1 if match.group(9) == "+" else -1
         offset = timezone(sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11))))
     try:
-        return datetime(year, month, day, hour, minute, second, micros, tzinfo=offset).astimezone(timezone.utc)
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=offset).astimezone(UTC)
     except OverflowError as error:
         raise ValueError(f"{text!r} is outside years 1 to 9999 in UTC") from error
 

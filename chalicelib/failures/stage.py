@@ -7,7 +7,7 @@ FAILED / TIMED_OUT / ABORTED invokes this handler instead.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import DataError
@@ -53,7 +53,7 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     run_id = _run_id(events, detail, services)
     state_name = failed.name if failed else None
     updated = False
-    started_at = utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, timezone.utc))
+    started_at = utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, UTC))
     if run_id is not None:
         updated = services.runs.update(
             run_id,

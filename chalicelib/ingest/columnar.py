@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from chalicelib.canonical import canonical_text
-from chalicelib.ingest.formats import GZIP_ERRORS, decompressed, parse_json_line
 from chalicelib.ingest.errors import UnreadableSourceError
+from chalicelib.ingest.formats import GZIP_ERRORS, decompressed, parse_json_line
 from chalicelib.ingest.staged import parsed_batch
 
 BLOCK_BYTES = 8 << 20

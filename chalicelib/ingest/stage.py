@@ -7,8 +7,8 @@ from typing import Any
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError, transient_aws_errors
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
-from chalicelib.ingest.errors import EmptySourceError
 from chalicelib.ingest.columnar import read_json_lines
+from chalicelib.ingest.errors import EmptySourceError
 from chalicelib.ingest.formats import detect_format, parse
 from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batches
 from chalicelib.outcomes import outcome
@@ -16,6 +16,7 @@ from chalicelib.payloads import IngestState, RunRef
 from chalicelib.services import Services
 from chalicelib.staging_keys import ingested_key, staging_prefix
 from chalicelib.storage.objects import s3_uri
+
 
 def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, services: Services) -> IngestState:
     """Pin the source object, claim the run and stage its records.

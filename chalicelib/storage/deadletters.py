@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import ConfigurationError, transient_aws_errors
@@ -23,7 +23,7 @@ class DeadLetter:
     receipt_handle: str
 
     def age_seconds(self, now: datetime | None = None) -> float:
-        return round(((now or datetime.now(timezone.utc)) - self.sent_at).total_seconds(), 3)
+        return round(((now or datetime.now(UTC)) - self.sent_at).total_seconds(), 3)
 
 
 def _letter(message: dict[str, Any]) -> DeadLetter:
@@ -35,7 +35,7 @@ def _letter(message: dict[str, Any]) -> DeadLetter:
     return DeadLetter(
         message_id=message["MessageId"],
         body=body if isinstance(body, dict) else {"kind": "UNREADABLE", "text": str(body)[:1000]},
-        sent_at=datetime.fromtimestamp(int(attributes.get("SentTimestamp", "0")) / 1000, timezone.utc),
+        sent_at=datetime.fromtimestamp(int(attributes.get("SentTimestamp", "0")) / 1000, UTC),
         receive_count=int(attributes.get("ApproximateReceiveCount", "0")),
         receipt_handle=message["ReceiptHandle"],
     )

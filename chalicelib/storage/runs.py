@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +59,7 @@ def table_definition(name: str) -> dict[str, Any]:
 
 
 def utc_now() -> str:
-    return utc_timestamp(datetime.now(timezone.utc))
+    return utc_timestamp(datetime.now(UTC))
 
 
 def utc_timestamp(moment: datetime | str) -> str:
@@ -72,7 +72,7 @@ def utc_timestamp(moment: datetime | str) -> str:
         moment = datetime.fromisoformat(moment)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp without a time zone: {moment.isoformat()}")
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def expiry_for(started_at: str) -> int:

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+import itertools
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
 from chalicelib.datasets import Dataset
+from chalicelib.datasets.columns import TIMESTAMP, output_schema, source_fields
 from chalicelib.payloads import RunRef, TransformedState, TransformResult, ValidatedState
 from chalicelib.services import Services
 from chalicelib.staging_keys import transformed_key, valid_key
 from chalicelib.storage.staging import iter_batches
-from chalicelib.datasets.columns import TIMESTAMP, output_schema, source_fields
 from chalicelib.transform.derive import derive
 
 
@@ -20,7 +21,7 @@ def transform(state: ValidatedState, services: Services, *, now: datetime | None
     run = state["run"]
     dataset = services.datasets.get(run["dataset"])  # type: ignore[arg-type]
     schema = output_schema(dataset)
-    processed_at = now or datetime.now(timezone.utc)
+    processed_at = now or datetime.now(UTC)
     records = 0
     with services.staging.reader(valid_key(run)) as reader, \
             services.staging.writer(transformed_key(run), schema) as writer:
@@ -48,7 +49,7 @@ def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
     offsets = memoryview(offsets_buffer).cast("i")[start : start + len(canonical_json) + 1]  # Arrow: little-endian int32
     data = memoryview(data_buffer if data_buffer is not None else b"")
     sha256 = hashlib.sha256
-    return pa.array([sha256(data[begin:end]).hexdigest() for begin, end in zip(offsets, offsets[1:])], pa.string())
+    return pa.array([sha256(data[begin:end]).hexdigest() for begin, end in itertools.pairwise(offsets)], pa.string())
 
 
 def transform_batch(dataset: Dataset, schema: pa.Schema, valid: pa.RecordBatch, run: RunRef, processed_at: datetime) -> pa.Table:

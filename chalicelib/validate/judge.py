@@ -10,8 +10,8 @@ import pyarrow.compute as pc
 from jsonschema import Draft202012Validator
 
 from chalicelib.datasets import Dataset
-from chalicelib.payloads import Reason
 from chalicelib.datasets.columns import python_column, source_fields
+from chalicelib.payloads import Reason
 from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.reasons import parse_failure, record_failures
 

@@ -9,8 +9,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from chalicelib.datasets import Dataset
-from chalicelib.payloads import Reason
 from chalicelib.datasets.columns import storable_value
+from chalicelib.payloads import Reason
 
 MAX_REASONS_PER_RECORD = 10
 MAX_MESSAGE_CHARS = 300

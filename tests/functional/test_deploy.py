@@ -10,6 +10,7 @@ from etl_local import cli
 from etl_local.world import LocalAws
 from tests.conftest import SAMPLES
 
+
 @pytest.fixture
 def endpoint():
     with LocalAws(endpoint_port=0) as world:

@@ -122,13 +122,13 @@ def test_permanent_fault_fails_at_its_state_and_records_the_error(execute):
 
 
 def test_transient_fault_that_persists_fails_after_three_retries(execute):
-    world, report = execute(TRANSACTIONS, faults=["validate:TransientError:9"])
+    _world, report = execute(TRANSACTIONS, faults=["validate:TransientError:9"])
     assert report.status == "FAILED" and report.failed_state == "Validate" and report.error == "TransientError"
     assert visit(report, "Validate")["retry_waits_seconds"] == pytest.approx([2, 4, 8], abs=0.5)
 
 
 def test_output_failure_inside_the_parallel_names_the_output_state(execute):
-    world, report = execute(TRANSACTIONS, faults=["output:KeyError:9"])
+    _world, report = execute(TRANSACTIONS, faults=["output:KeyError:9"])
     assert report.status == "FAILED" and report.failed_state == "Output" and report.error == "KeyError"
 
 

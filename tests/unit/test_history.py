@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.history import failed_state, timeline
 
-T0 = datetime(2024, 3, 15, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 15, 10, 0, tzinfo=UTC)
 
 
 def event(id_: int, kind: str, previous: int, seconds: float, **details) -> dict:

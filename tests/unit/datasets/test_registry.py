@@ -25,7 +25,7 @@ def test_transactions_schema_is_as_specified(registry):
 
 
 def test_unknown_dataset_lists_the_known_ones(registry):
-    with pytest.raises(UnknownDatasetError, match="unknown dataset 'orders'.*known: metrics, transactions, user_actions"):
+    with pytest.raises(UnknownDatasetError, match=r"unknown dataset 'orders'.*known: metrics, transactions, user_actions"):
         registry.get("orders")
     with pytest.raises(UnknownDatasetError):
         registry.get("../transactions")

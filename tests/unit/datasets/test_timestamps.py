@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
@@ -14,13 +14,13 @@ from chalicelib.datasets.timestamps import iso_date_column, parse_rfc3339, rfc33
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-03-15T10:00:00Z", datetime(2024, 3, 15, 10, tzinfo=timezone.utc)),
-        ("2024-03-15t10:00:00z", datetime(2024, 3, 15, 10, tzinfo=timezone.utc)),
-        ("2024-03-15T00:30:00+02:00", datetime(2024, 3, 14, 22, 30, tzinfo=timezone.utc)),
-        ("2024-03-15T23:30:00-01:30", datetime(2024, 3, 16, 1, 0, tzinfo=timezone.utc)),
-        ("2024-03-15T10:00:00.123456789Z", datetime(2024, 3, 15, 10, 0, 0, 123456, tzinfo=timezone.utc)),
-        ("2024-03-15T10:00:00.5Z", datetime(2024, 3, 15, 10, 0, 0, 500000, tzinfo=timezone.utc)),
-        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+        ("2024-03-15T10:00:00Z", datetime(2024, 3, 15, 10, tzinfo=UTC)),
+        ("2024-03-15t10:00:00z", datetime(2024, 3, 15, 10, tzinfo=UTC)),
+        ("2024-03-15T00:30:00+02:00", datetime(2024, 3, 14, 22, 30, tzinfo=UTC)),
+        ("2024-03-15T23:30:00-01:30", datetime(2024, 3, 16, 1, 0, tzinfo=UTC)),
+        ("2024-03-15T10:00:00.123456789Z", datetime(2024, 3, 15, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2024-03-15T10:00:00.5Z", datetime(2024, 3, 15, 10, 0, 0, 500000, tzinfo=UTC)),
+        ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
     ],
 )
 def test_rfc3339_to_utc(text, expected):
@@ -36,8 +36,8 @@ def test_not_rfc3339(text):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-03-15T10:00:00Z\n", datetime(2024, 3, 15, 10, tzinfo=timezone.utc)),
-        ("0001-01-01T00:30:00+00:30", datetime(1, 1, 1, 0, 0, tzinfo=timezone.utc)),
+        ("2024-03-15T10:00:00Z\n", datetime(2024, 3, 15, 10, tzinfo=UTC)),
+        ("0001-01-01T00:30:00+00:30", datetime(1, 1, 1, 0, 0, tzinfo=UTC)),
     ],
 )
 def test_edges_the_reference_validator_accepts(text, expected):
@@ -116,7 +116,7 @@ def test_timestamp_column_equals_parse_rfc3339_wherever_it_parses(texts):
 @settings(max_examples=200, deadline=None)
 @given(texts=st.lists(common_spelling, min_size=1, max_size=12))
 def test_common_spelling_is_parsed_by_the_columnar_path(texts):
-    stamps, parsed = rfc3339_column(pa.array(texts))
+    _stamps, parsed = rfc3339_column(pa.array(texts))
     assert parsed.to_pylist() == [_in_utc_range(text) for text in texts]
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -74,8 +74,8 @@ def test_output_refuses_counts_that_do_not_add_up(world, services):
 
 def test_partition_directories_print_as_strftime_does():
     # GIVEN hours from the first year to the last, and no hour at all
-    stamps = pa.array([datetime(5, 1, 2, 3, tzinfo=timezone.utc), datetime(2024, 12, 31, 23, tzinfo=timezone.utc),
-                       datetime(9999, 7, 4, 0, tzinfo=timezone.utc)], pa.timestamp("us", tz="UTC"))
+    stamps = pa.array([datetime(5, 1, 2, 3, tzinfo=UTC), datetime(2024, 12, 31, 23, tzinfo=UTC),
+                       datetime(9999, 7, 4, 0, tzinfo=UTC)], pa.timestamp("us", tz="UTC"))
     # THEN directories are zero-padded exactly as Arrow's strftime (and Hive) print them
     expected = pc.strftime(stamps, format="year=%Y/month=%m/day=%d/hour=%H").to_pylist()
     assert [partition_directory(s) for s in stamps.to_pylist()] == expected
@@ -83,7 +83,7 @@ def test_partition_directories_print_as_strftime_does():
 
 
 def _hourly_batches(hours: list[int], batch_rows: int) -> list[pa.RecordBatch]:
-    stamps = [datetime(2024, 3, 1, h, tzinfo=timezone.utc) for h in hours]
+    stamps = [datetime(2024, 3, 1, h, tzinfo=UTC) for h in hours]
     table = pa.table({"n": list(range(len(hours))), "ts": pa.array(stamps, pa.timestamp("us", tz="UTC"))})
     return table.to_batches(max_chunksize=batch_rows)
 

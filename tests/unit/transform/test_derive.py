@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
@@ -35,7 +35,7 @@ def test_user_actions_session_category(registry, seconds, category):
 
 def test_date_is_the_utc_calendar_date():
     spec = {"name": "d", "kind": "date", "source": "ts"}
-    stamps = pa.array([datetime(2024, 3, 14, 23, 59, tzinfo=timezone.utc), datetime(2024, 3, 15, 0, 0, tzinfo=timezone.utc)],
+    stamps = pa.array([datetime(2024, 3, 14, 23, 59, tzinfo=UTC), datetime(2024, 3, 15, 0, 0, tzinfo=UTC)],
                       pa.timestamp("us", tz="UTC"))
     assert derive(spec, table(ts=stamps)).to_pylist() == [date(2024, 3, 14), date(2024, 3, 15)]
 

@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
 import rfc8785
 
+from chalicelib.datasets.columns import output_schema
 from chalicelib.ingest.formats import ParsedRecord
 from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batch
-from chalicelib.datasets.columns import output_schema
 from chalicelib.transform.stage import record_ids, transform_batch
 from chalicelib.validate.judge import Judge
 
@@ -19,7 +19,7 @@ RUN = {
     "staging_prefix": "staging/t-0123/",
     "source": {"bucket": "raw", "key": "raw/transactions/t.jsonl", "version": "v1", "etag": "e", "size": 10},
 }
-NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def valid_rows(dataset, records: list[dict]) -> pa.RecordBatch:
@@ -54,7 +54,7 @@ def test_transform_batch_types_derives_and_enriches(registry):
     table = transform_batch(dataset, schema, valid_rows(dataset, records), RUN, NOW)
     assert table.schema == schema
     rows = table.to_pylist()
-    assert rows[0]["timestamp"] == datetime(2024, 3, 16, 1, 30, tzinfo=timezone.utc)
+    assert rows[0]["timestamp"] == datetime(2024, 3, 16, 1, 30, tzinfo=UTC)
     assert rows[0]["transaction_date"] == date(2024, 3, 16)  # the UTC date, not the local one
     assert (rows[0]["amount_category"], rows[0]["is_high_value"], rows[0]["merchant"]) == ("large", True, None)
     assert (rows[1]["amount_category"], rows[1]["is_high_value"], rows[1]["amount"]) == ("micro", False, 5.5)

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.datasets import Dataset
+from chalicelib.datasets.columns import python_column, source_fields
 from chalicelib.ingest.columnar import read_json_lines
 from chalicelib.ingest.staged import ingested_schema, parse_types
-from chalicelib.datasets.columns import python_column, source_fields
 from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.judge import Judge
 from chalicelib.validate.reasons import record_failures
