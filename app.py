@@ -21,7 +21,9 @@ from chalicelib.failures import FAILED_EXECUTIONS_PATTERN, record_failure
 from chalicelib.ingest import ingest as ingest_stage
 from chalicelib.observability import log_stage_result, logger
 from chalicelib.output import output as output_stage
+from chalicelib.payloads import IngestEvent, IngestState, OutputState, TransformedState, ValidatedState, parse_payload
 from chalicelib.services import default_services
+from chalicelib.steps import FAILURE_HANDLER, INGEST, OUTPUT, TRANSFORM, VALIDATE
 from chalicelib.transform import transform as transform_stage
 from chalicelib.validate import validate as validate_stage
 
@@ -32,34 +34,35 @@ app.register_blueprint(catalog_api)
 app.register_middleware(refuse_web_pages, "http")
 
 
-@app.lambda_function(name="ingest")
+@app.lambda_function(name=INGEST.function)
 @logger.inject_lambda_context(clear_state=True)
-def ingest(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def ingest(event: dict[str, Any], context: Any) -> IngestState:
+    request = parse_payload(event, IngestEvent)
     state = ingest_stage(
-        event["input"], execution_id=event["execution_id"], started_at=event["started_at"], services=default_services()
+        request["input"], execution_id=request["execution_id"], started_at=request["started_at"], services=default_services()
     )
-    return log_stage_result("ingest", state)
+    return log_stage_result(INGEST.function, state)
 
 
-@app.lambda_function(name="validate")
+@app.lambda_function(name=VALIDATE.function)
 @logger.inject_lambda_context(clear_state=True)
-def validate(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return log_stage_result("validate", validate_stage(event, default_services()))
+def validate(event: dict[str, Any], context: Any) -> ValidatedState:
+    return log_stage_result(VALIDATE.function, validate_stage(parse_payload(event, IngestState), default_services()))
 
 
-@app.lambda_function(name="transform")
+@app.lambda_function(name=TRANSFORM.function)
 @logger.inject_lambda_context(clear_state=True)
-def transform(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return log_stage_result("transform", transform_stage(event, default_services()))
+def transform(event: dict[str, Any], context: Any) -> TransformedState:
+    return log_stage_result(TRANSFORM.function, transform_stage(parse_payload(event, ValidatedState), default_services()))
 
 
-@app.lambda_function(name="output")
+@app.lambda_function(name=OUTPUT.function)
 @logger.inject_lambda_context(clear_state=True)
-def output(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return log_stage_result("output", output_stage(event, default_services()))
+def output(event: dict[str, Any], context: Any) -> OutputState:
+    return log_stage_result(OUTPUT.function, output_stage(parse_payload(event, TransformedState), default_services()))
 
 
-@app.on_cw_event(FAILED_EXECUTIONS_PATTERN, name="on_execution_failed")
+@app.on_cw_event(FAILED_EXECUTIONS_PATTERN, name=FAILURE_HANDLER)
 def on_execution_failed(event: CloudWatchEvent) -> dict[str, Any]:
     return _handle_execution_failure(event.to_dict(), event.context)
 

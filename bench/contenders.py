@@ -41,6 +41,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
     from chalicelib.config import DEFAULT_SCHEMAS_DIR
     from chalicelib.datasets import DatasetRegistry
     from chalicelib.datasets.columns import output_schema
+    from chalicelib.keys import raw_key
 
     dataset = DatasetRegistry(DEFAULT_SCHEMAS_DIR).get("transactions")
     validator = Draft202012Validator(dataset.schema, format_checker=FormatChecker())
@@ -69,7 +70,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
                 "amount": float(amount), "currency": record["currency"], "merchant": record.get("merchant"),
                 "amount_category": category, "is_high_value": amount > 1000, "transaction_date": moment.date(),
                 "record_id": hashlib.sha256(rfc8785.dumps(record)).hexdigest(), "processed_at": processed_at,
-                "source_bucket": BUCKET_RAW, "source_key": f"raw/transactions/{path.name}", "source_version": None,
+                "source_bucket": BUCKET_RAW, "source_key": raw_key("transactions", path.name), "source_version": None,
                 "run_id": RUN_ID,
                 "year": f"{moment:%Y}", "month": f"{moment:%m}", "day": f"{moment:%d}", "hour": f"{moment:%H}",
             })
@@ -120,6 +121,7 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
 
     from chalicelib.config import Settings
     from chalicelib.ingest import ingest
+    from chalicelib.keys import raw_key
     from chalicelib.output import output
     from chalicelib.services import Services
     from chalicelib.storage.runs import table_definition
@@ -133,7 +135,7 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
             s3.create_bucket(Bucket=bucket)
         boto3.client("dynamodb").create_table(**table_definition(TABLE))
         services = Services.create(Settings(BUCKET_RAW, BUCKET_PROCESSED, TABLE))
-        key = f"raw/transactions/{path.name}"
+        key = raw_key("transactions", path.name)
         s3.upload_file(str(path), BUCKET_RAW, key)
         started = time.perf_counter()
         state = ingest({"bucket": BUCKET_RAW, "key": key}, execution_id=f"arn:bench:{RUN_ID}",
@@ -151,8 +153,8 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
 def etl_run(path: Path, out: Path) -> dict[str, Any]:
     from chalicelib.config import DEFAULT_SCHEMAS_DIR
     from chalicelib.datasets import DatasetRegistry
+    from etl_local.emulation.world import LocalAws
     from etl_local.runner import run_file
-    from etl_local.world import LocalAws
 
     registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
     with LocalAws() as world:

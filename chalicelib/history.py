@@ -44,6 +44,7 @@ class StateVisit:
     error: str | None = None
     cause: str | None = None
     failed_at: int | None = None  # id of the event in which this state's own task last failed
+    redriven: bool = False  # the execution was redriven after this visit: a later visit resumed its work
 
     @property
     def failed_itself(self) -> bool:
@@ -96,6 +97,9 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
             name = _details(event).get("name")
             visit = next((v for v in reversed(visits) if v.name == name and v.exited is None), visit)
         owner[event["id"]] = visit
+        if kind == "ExecutionRedriven":
+            for earlier in visits:
+                earlier.redriven = earlier.redriven or earlier.exited is None
         if visit is None:
             continue
         details = _details(event)
@@ -126,14 +130,30 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
     return visits
 
 
-def failed_state(visits: list[StateVisit]) -> StateVisit | None:
+def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:
+    """The error and cause the execution itself ended with (``None`` while it has not failed)."""
+    for event in sorted(events, key=lambda e: e["id"], reverse=True):
+        kind: str = event["type"]
+        if kind.startswith("Execution") and kind.endswith(_FAILURE_SUFFIXES):
+            details = _details(event)
+            return details.get("error", kind), details.get("cause")
+    return None, None
+
+
+def failed_state(visits: list[StateVisit], error: str | None = None, cause: str | None = None) -> StateVisit | None:
     """The innermost state the execution failed in.
 
-    Of the states that failed by themselves and never exited, the one that failed
-    first: a sibling branch's task stopped by that failure fails after it.  Failing
-    that (a Fail state, a runtime error outside a task), the last one the execution's
-    failure was attributed to.
+    Only visits since the last redrive count (an earlier failure was resumed).  Of
+    the states that failed by themselves and never exited, the one whose error and
+    cause are the execution's (``error``, ``cause``, when known): a Parallel sibling
+    that was waiting out a retry when the branch failed has an error of its own.
+    Among those, the one that failed first: a sibling branch's task stopped by that
+    failure fails after it.  Failing that (a Fail state, a runtime error outside a
+    task), the last one the execution's failure was attributed to.
     """
-    unexited = [v for v in visits if v.exited is None and v.error is not None]
+    unexited = [v for v in visits if v.exited is None and v.error is not None and not v.redriven]
     own = sorted((v for v in unexited if v.failed_itself), key=lambda v: v.failed_at or 0)
-    return own[0] if own else (unexited or [None])[-1]
+    matching = [v for v in own if (v.error, v.cause) == (error, cause)] if error is not None else []
+    if matching or own:
+        return (matching or own)[0]
+    return unexited[-1] if unexited else None

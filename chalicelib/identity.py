@@ -8,9 +8,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chalicelib.errors import DataError
+from chalicelib.keys import RAW_PREFIX
 from chalicelib.payloads import SourceRef
 
-RAW_PREFIX = "raw/"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 

@@ -7,7 +7,10 @@ it does not apply).
 """
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict, TypeVar, cast
+
+from chalicelib.errors import EtlError
 
 Verdict = Literal["ACCEPTED", "REJECTED", "DUPLICATE"]
 
@@ -87,3 +90,33 @@ class TransformedState(ValidatedState):
 
 class OutputState(TransformedState):
     output: OutputResult
+
+
+class IngestEvent(TypedDict):
+    """What the Ingest state sends: the execution input and the execution's identity."""
+
+    input: dict[str, Any]
+    execution_id: str
+    started_at: str
+
+
+class PayloadError(EtlError):
+    """A Lambda event lacks what its state must send: a bug in the state machine, never retried."""
+
+
+Payload = TypeVar("Payload", IngestEvent, IngestState, ValidatedState, TransformedState)
+
+
+def parse_payload(event: Mapping[str, Any], shape: type[Payload]) -> Payload:
+    """``event`` as the payload ``shape`` it must be, checked at the handler boundary.
+
+    Raises
+    ------
+    PayloadError
+        Naming the keys the state machine did not send.
+    """
+    required: frozenset[str] = getattr(shape, "__required_keys__")  # noqa: B009  (typing does not declare it on TypedDicts)
+    missing = sorted(key for key in required if key not in event)
+    if missing:
+        raise PayloadError(f"a {shape.__name__} payload needs {', '.join(missing)}; got {', '.join(sorted(event)) or 'nothing'}")
+    return cast(Payload, event)

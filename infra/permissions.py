@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.staging_keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_ROOT, STAGING_ROOT
+from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_ROOT, RAW_PREFIX, STAGING_ROOT
 from chalicelib.storage.runs import INDEX_ALL, INDEX_BY_DATASET, INDEX_BY_STATUS
 
 
@@ -42,7 +42,7 @@ KEY = "DataKey"
 MACHINE = "EtlStateMachine"
 
 RAW_BUCKET_ARN = get_arn(RAW)
-RAW_OBJECTS = _objects(RAW, "raw/")
+RAW_OBJECTS = _objects(RAW, RAW_PREFIX)
 STAGING_OBJECTS = _objects(PROCESSED, f"{STAGING_ROOT}/")
 QUARANTINE_OBJECTS = _objects(PROCESSED, f"{QUARANTINE_ROOT}/")
 PROCESSED_OBJECTS = _objects(PROCESSED, f"{PROCESSED_ROOT}/")
@@ -76,13 +76,13 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open: pin and read the source version"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: a missing key answers 404, not 403"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: staged record batches"),
-        Grant(("dynamodb:PutItem",), (TABLE_ARN,), "RunStore.start: claim the run (conditional write)"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.claim: claim the run (conditional write)"),
         _kms("SSE-KMS objects in both buckets"),
     ],
     "validate": [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: ingested batches"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS, QUARANTINE_OBJECTS), "valid batches; quarantined records"),
-        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.update: counts and verdict"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts and quarantine"),
         _kms("SSE-KMS objects"),
     ],
     "transform": [
@@ -101,7 +101,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("states:GetExecutionHistory",), (EXECUTIONS,), "ExecutionStore.history: which state failed"),
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head: the run id when Ingest never finished"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: 404 rather than 403"),
-        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.update: status FAILED, failed state, error"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.mark_failed: status FAILED, failed state, error"),
         Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: the failure alert"),
         _kms("the alerts topic and the raw bucket are KMS-encrypted"),
     ],
@@ -110,7 +110,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "start_run: a missing object answers 404"),
         Grant(("s3:PutObject",), (RAW_OBJECTS,), "control.uploads: presigned PUT URLs carry this role's permission"),
         Grant(("s3:GetObject",), (MANIFEST_OBJECTS,), "control.runs.describe_run: the run's output files"),
-        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), (TABLE_ARN,), "RunStore.get/update: show and redrive runs"),
+        Grant(("dynamodb:GetItem", "dynamodb:UpdateItem"), (TABLE_ARN,), "RunStore.get/begin_redrive/undo_redrive: show and redrive runs"),
         Grant(("dynamodb:Query",), tuple(TABLE_INDEXES), "RunStore.list: newest-first listings"),
         Grant(("states:StartExecution",), (MACHINE_ARN,), "ExecutionStore.start: POST /runs, dead-letter replay"),
         Grant(("states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"), (EXECUTIONS,),

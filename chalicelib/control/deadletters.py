@@ -8,7 +8,7 @@ from chalicelib.control.runs import start_run
 from chalicelib.observability import logger
 from chalicelib.services import Services
 from chalicelib.storage.deadletters import DeadLetter
-from chalicelib.storage.runs import utc_timestamp
+from chalicelib.times import utc_timestamp
 
 MAX_PEEK = 100
 MAX_REPLAY = 100

@@ -6,19 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
+from chalicelib import run_record as r
 from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFoundError
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError
 from chalicelib.history import timeline
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
+from chalicelib.run_record import RUN_STATUSES, RunView, run_view
 from chalicelib.services import Services
 from chalicelib.storage.executions import NotRedrivableError
 from chalicelib.storage.objects import SourceNotFoundError, s3_uri, split_s3_uri
-from chalicelib.storage.runs import InvalidPageTokenError, utc_now, utc_timestamp
+from chalicelib.storage.runs import InvalidPageTokenError
+from chalicelib.times import utc_timestamp
 
-RUN_STATUSES = ("RUNNING", "WRITING", "SUCCEEDED", "REJECTED", "FAILED")
 MAX_PAGE = 100
-_REDRIVABLE = "FAILED"
 
 
 class StartRequest(TypedDict, total=False):
@@ -78,7 +79,7 @@ def start_run(
     run_id = run_id_of(source, replay)
     existing = services.runs.get(run_id)
     if existing is not None:
-        return StartedRun(run_id, existing.get("execution_arn", ""), created=False, run=run_view(existing))
+        return StartedRun(run_id, existing.get(r.EXECUTION_ARN, ""), created=False, run=dict(run_view(existing)))
     execution_input = {"bucket": bucket, "key": key, "version": source["version"], "dataset": dataset}
     if replay is not None:
         execution_input.update(replay=replay, replay_of=replay_of)
@@ -115,50 +116,8 @@ def list_runs(
     return {"runs": [run_view(item) for item in page.runs], "next_token": page.next_token}
 
 
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
-
-
 def _timestamp(value: str | None) -> str | None:
-    """Times as the API shows them; Step Functions context times differ between AWS and moto."""
     return utc_timestamp(value) if value else None
-
-
-def run_view(item: dict[str, Any]) -> dict[str, Any]:
-    """A run as the API shows it (every field always present, ``null`` when unknown)."""
-    started, finished = _timestamp(item.get("started_at")), _timestamp(item.get("finished_at"))
-    return {
-        "run_id": item["run_id"],
-        "status": item.get("status"),
-        "dataset": item.get("dataset"),
-        "source": {
-            "bucket": item.get("source_bucket"),
-            "key": item.get("source_key"),
-            "version": item.get("source_version"),
-            "etag": item.get("source_etag"),
-            "size": item.get("source_size"),
-        },
-        "counts": {
-            "in": item.get("records_in"),
-            "valid": item.get("records_valid"),
-            "invalid": item.get("records_invalid"),
-            "written": item.get("records_written"),
-        },
-        "started_at": started,
-        "finished_at": finished,
-        "duration_seconds": _seconds_between(started, finished),
-        "quarantine": item.get("quarantine"),
-        "dlq_message_ids": sorted(item.get("dlq_message_ids") or []),
-        "reason": item.get("reason"),
-        "failed_state": item.get("failed_state"),
-        "error": item.get("error"),
-        "cause": item.get("cause"),
-        "execution_arn": item.get("execution_arn"),
-        "replay_of": item.get("replay_of"),
-        "redrive_count": item.get("redrive_count", 0),
-    }
 
 
 def _outputs(services: Services, manifest_uri: str | None) -> dict[str, Any]:
@@ -169,31 +128,31 @@ def _outputs(services: Services, manifest_uri: str | None) -> dict[str, Any]:
     return {"manifest": manifest_uri, "files": [s3_uri(bucket, k) for k in manifest.get("files", [])]}
 
 
-def _pending_view(run_id: str, execution: dict[str, Any]) -> dict[str, Any]:
+def _pending_view(run_id: str, execution: dict[str, Any]) -> RunView:
     """A run whose execution started but has not recorded it yet (or never could)."""
     try:
         requested = requested_source(json.loads(execution.get("input") or "{}"))
-        source = {"source_bucket": requested.bucket, "source_key": requested.key, "source_version": requested.version,
-                  "dataset": requested.dataset or dataset_from_key(requested.key)}
+        source = {r.SOURCE_BUCKET: requested.bucket, r.SOURCE_KEY: requested.key, r.SOURCE_VERSION: requested.version,
+                  r.DATASET: requested.dataset or dataset_from_key(requested.key)}
     except (ValueError, DataError):
         source = {}
     status = execution["status"]
     return run_view({
-        "run_id": run_id,
-        "execution_arn": execution["executionArn"],
-        "status": "FAILED" if status in {"FAILED", "TIMED_OUT", "ABORTED"} else "SUCCEEDED" if status == "SUCCEEDED" else "RUNNING",
-        "started_at": utc_timestamp(execution["startDate"]),
-        "error": execution.get("error"),
-        "cause": execution.get("cause"),
+        r.RUN_ID: run_id,
+        r.EXECUTION_ARN: execution["executionArn"],
+        r.STATUS: r.FAILED if status in {"FAILED", "TIMED_OUT", "ABORTED"} else r.SUCCEEDED if status == "SUCCEEDED" else r.RUNNING,
+        r.STARTED_AT: utc_timestamp(execution["startDate"]),
+        r.ERROR: execution.get("error"),
+        r.CAUSE: execution.get("cause"),
         **source,
     })
 
 
-def _find_run(services: Services, run_id: str) -> tuple[dict[str, Any], str | None]:
+def _find_run(services: Services, run_id: str) -> tuple[RunView, str | None]:
     """The run as the API shows it (without outputs) and its manifest; 404 when neither record nor execution exists."""
     item = services.runs.get(run_id)
     if item is not None:
-        return run_view(item), item.get("output_manifest")
+        return run_view(item), item.get(r.OUTPUT_MANIFEST)
     execution = services.executions.describe(services.executions.arn_of(run_id))
     if execution is None:
         raise NotFoundError(f"no run {run_id!r}")
@@ -209,12 +168,14 @@ def describe_run(services: Services, run_id: str) -> dict[str, Any]:
 def run_history(services: Services, run_id: str) -> dict[str, Any]:
     """The run's timeline: each state entered, with times, attempts, retry waits and errors."""
     run, _ = _find_run(services, run_id)
-    events = services.executions.history(run["execution_arn"])
+    # the execution is named after the run, so its ARN is known even before the run recorded it
+    execution_arn = run["execution_arn"] or services.executions.arn_of(run_id)
+    events = services.executions.history(execution_arn)
     redrives = [utc_timestamp(e["timestamp"]) for e in events if e["type"] == "ExecutionRedriven"]
     states = [visit.to_dict() for visit in timeline(events)]
     for state in states:
         state.update(entered=_timestamp(state["entered"]), exited=_timestamp(state["exited"]))
-    return {"run_id": run_id, "execution_arn": run["execution_arn"], "status": run["status"], "redrives": redrives, "states": states}
+    return {"run_id": run_id, "execution_arn": execution_arn, "status": run["status"], "redrives": redrives, "states": states}
 
 
 def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
@@ -227,24 +188,17 @@ def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
     item = services.runs.get(run_id)
     if item is None:
         raise NotFoundError(f"no run {run_id!r}")
-    status = item.get("status")
-    if status != _REDRIVABLE:
-        hint = " (a data problem: fix the data or schema, then replay its dead-letter message)" if status == "REJECTED" else ""
-        raise ConflictError(f"run {run_id} is {status}; only FAILED runs can be redriven{hint}")
-    failure = {k: item[k] for k in ("failed_state", "error", "cause", "finished_at") if k in item}
-    marked = services.runs.update(
-        run_id,
-        {"status": "RUNNING", "redrive_count": int(item.get("redrive_count", 0)) + 1, "redriven_at": utc_now()},
-        if_status=_REDRIVABLE, remove=tuple(failure),
-    )
-    if not marked:
+    status = item.get(r.STATUS)
+    if status != r.REDRIVABLE_STATUS:
+        hint = " (a data problem: fix the data or schema, then replay its dead-letter message)" if status == r.REJECTED else ""
+        raise ConflictError(f"run {run_id} is {status}; only {r.REDRIVABLE_STATUS} runs can be redriven{hint}")
+    if not services.runs.begin_redrive(item):
         raise ConflictError(f"run {run_id} changed while being redriven; look at it again")
     try:
-        services.executions.redrive(item["execution_arn"])
+        services.executions.redrive(item[r.EXECUTION_ARN])
     except Exception as error:
         # Whatever stopped the redrive (refusal, throttling, permissions), the run is still FAILED.
-        services.runs.update(run_id, {"status": _REDRIVABLE, "redrive_count": int(item.get("redrive_count", 0)), **failure},
-                             if_status="RUNNING")
+        services.runs.undo_redrive(item)
         if isinstance(error, NotRedrivableError):
             raise ConflictError(f"Step Functions will not redrive run {run_id}: {error}") from error
         raise

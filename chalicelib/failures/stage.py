@@ -11,10 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import DataError
-from chalicelib.history import failed_state, timeline
-from chalicelib.identity import requested_source, run_id_of
+from chalicelib.history import execution_failure, failed_state, timeline
+from chalicelib.identity import RequestedSource, dataset_from_key, requested_source, run_id_of
+from chalicelib.run_record import MAX_CAUSE_CHARS
 from chalicelib.services import Services
-from chalicelib.storage.runs import RUN_KIND, TTL_ATTRIBUTE, expiry_for, utc_now, utc_timestamp
+from chalicelib.steps import INGEST
+from chalicelib.times import utc_timestamp
 
 # The EventBridge rule Chalice creates for on_execution_failed.  It cannot name this
 # state machine (Chalice does not know its ARN), so record_failure ignores events of
@@ -24,9 +26,7 @@ FAILED_EXECUTIONS_PATTERN = {
     "detail-type": ["Step Functions Execution Status Change"],
     "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
 }
-INGEST_STATE = "Ingest"
 REJECTED_ERROR = "DataRejected"  # the Fail state of a rejected run; already recorded and announced
-MAX_CAUSE_CHARS = 4000
 
 
 def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
@@ -44,32 +44,27 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     if expected_machine and detail.get("stateMachineArn") != expected_machine:
         return {"action": "ignored", "reason": f"not an execution of {expected_machine}"}
     events = services.executions.history(execution_arn)
-    visits = timeline(events)
-    failed = failed_state(visits)
+    ended_with = execution_failure(events)
+    failed = failed_state(timeline(events), detail.get("error") or ended_with[0], detail.get("cause") or ended_with[1])
     error = detail.get("error") or (failed.error if failed else None) or detail["status"]
     cause = detail.get("cause") or (failed.cause if failed else None) or ""
     if error == REJECTED_ERROR:
         return {"action": "ignored", "reason": "rejected runs are recorded and announced by the state machine"}
-    run_id = _run_id(events, detail, services)
+    requested = _requested(detail)
+    run_id = _run_id(events, requested, services)
     state_name = failed.name if failed else None
     updated = False
-    started_at = utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, UTC))
     if run_id is not None:
-        updated = services.runs.update(
+        updated = services.runs.mark_failed(
             run_id,
-            {
-                "status": "FAILED",
-                "failed_state": state_name,
-                "error": error,
-                "cause": cause[:MAX_CAUSE_CHARS],
-                "finished_at": utc_now(),
-                "execution_arn": execution_arn,
-                # a run that failed before ingest recorded it must still be listed
-                "kind": RUN_KIND,
-                "started_at": started_at,
-                TTL_ATTRIBUTE: expiry_for(started_at),
-            },
-            owner=execution_arn,
+            execution_arn=execution_arn,
+            started_at=utc_timestamp(datetime.fromtimestamp(detail["startDate"] / 1000, UTC)),
+            failed_state=state_name,
+            error=error,
+            cause=cause,
+            # a run that failed before ingest recorded it must still say what it read
+            dataset=(requested.dataset or dataset_from_key(requested.key)) if requested else None,
+            source={"bucket": requested.bucket, "key": requested.key, "version": requested.version} if requested else None,
         )
     services.notifier.publish(
         f"ETL run FAILED at {state_name or 'start'}: {run_id or execution_arn.rsplit(':', 1)[-1]}",
@@ -88,14 +83,23 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     return {"action": "recorded" if updated else "alerted", "run_id": run_id, "failed_state": state_name, "error": error}
 
 
-def _run_id(events: list[dict[str, Any]], detail: dict[str, Any], services: Services) -> str | None:
+def _requested(detail: dict[str, Any]) -> RequestedSource | None:
+    """The object the execution was asked to read, from its input (``None`` when the input names none)."""
+    try:
+        return requested_source(json.loads(detail.get("input") or "{}"))
+    except (ValueError, DataError):
+        return None
+
+
+def _run_id(events: list[dict[str, Any]], requested: RequestedSource | None, services: Services) -> str | None:
     """The run id from the Ingest state's output, else recomputed from the input."""
     for event in events:
         exited = event.get("stateExitedEventDetails")
-        if exited and exited.get("name") == INGEST_STATE and exited.get("output"):
-            return json.loads(exited["output"])["run"]["run_id"]
+        if exited and exited.get("name") == INGEST.state and exited.get("output"):
+            return str(json.loads(exited["output"])["run"]["run_id"])
+    if requested is None:
+        return None
     try:
-        requested = requested_source(json.loads(detail.get("input") or "{}"))
         source = services.objects.head(requested.bucket, requested.key, requested.version)
     except DataError:
         return None  # no object, no run: the alert still goes out

@@ -11,10 +11,10 @@ from chalicelib.ingest.columnar import read_json_lines
 from chalicelib.ingest.errors import EmptySourceError
 from chalicelib.ingest.formats import detect_format, parse
 from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batches
+from chalicelib.keys import ingested_key, staging_prefix
 from chalicelib.outcomes import outcome
 from chalicelib.payloads import IngestState, RunRef
 from chalicelib.services import Services
-from chalicelib.staging_keys import ingested_key, staging_prefix
 from chalicelib.storage.objects import s3_uri
 
 
@@ -49,7 +49,7 @@ def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, servi
         started_at=started_at,
         staging_prefix=staging_prefix(run_id),
     )
-    if not services.runs.start(run, replay_of=requested.replay_of):
+    if not services.runs.claim(run, replay_of=requested.replay_of):
         return IngestState(run=run, outcome=outcome("DUPLICATE", reason=f"{s3_uri(source['bucket'], source['key'])} "
                                                     f"(version {source['version'] or source['etag']}) already has run {run_id}"))
     try:

@@ -8,10 +8,10 @@ import pyarrow as pa
 
 from chalicelib.errors import IntegrityError
 from chalicelib.identity import source_id_for
+from chalicelib.keys import manifest_key, processed_prefix
 from chalicelib.output.partitions import HourlyParquetWriter
 from chalicelib.payloads import OutputResult, OutputState, TransformedState
 from chalicelib.services import Services
-from chalicelib.staging_keys import manifest_key, processed_prefix
 from chalicelib.storage.objects import s3_uri
 from chalicelib.storage.staging import iter_batches
 

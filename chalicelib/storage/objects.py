@@ -1,10 +1,11 @@
 """S3 access for the stages."""
 from __future__ import annotations
 
+import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -77,8 +78,8 @@ class ObjectStore:
             "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_seconds, HttpMethod="PUT"
         )
 
-    def open(self, source: SourceRef) -> BinaryIO:
-        """Stream the pinned object version (the caller closes the stream)."""
+    def open(self, source: SourceRef) -> io.RawIOBase:
+        """Stream the pinned object version (the caller closes the stream; botocore's body reads like a raw stream)."""
         args = {"Bucket": source["bucket"], "Key": source["key"]}
         if source["version"]:
             args["VersionId"] = source["version"]

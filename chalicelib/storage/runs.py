@@ -1,9 +1,12 @@
 """The DynamoDB run table: one item per run, keyed by ``run_id``.
 
+What a run holds is :mod:`chalicelib.run_record`'s; this module stores it.
 Runs are listed newest first through three indexes sorted by ``started_at``:
 all runs (every item carries the constant ``kind = "run"``), by status and by
 dataset.  The table definition below is the one the local runtime and the
-deployment templates create.
+deployment templates create.  Writers use the named transitions of
+:class:`RunStore`; the state machine's own ``updateItem`` tasks write the
+rest (see ``statemachines/etl.asl.json``).
 """
 from __future__ import annotations
 
@@ -11,37 +14,36 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib import run_record as r
 from chalicelib.errors import transient_aws_errors
 from chalicelib.payloads import RunRef
+from chalicelib.run_record import RunItem
+from chalicelib.times import utc_now, utc_timestamp
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 
 
-RUN_KIND = "run"
 INDEX_ALL = "runs_by_time"
 INDEX_BY_STATUS = "runs_by_status"
 INDEX_BY_DATASET = "runs_by_dataset"
-_INDEX_KEYS = {INDEX_ALL: "kind", INDEX_BY_STATUS: "status", INDEX_BY_DATASET: "dataset"}
-TTL_ATTRIBUTE = "expires_at"
+_INDEX_KEYS = {INDEX_ALL: r.KIND, INDEX_BY_STATUS: r.STATUS, INDEX_BY_DATASET: r.DATASET}
 _QUERY_PAGE = 100  # items read per query when a filter drops some
 _MAX_QUERIES = 10  # bounds one request's reads; a short page with a next_token may follow
-RETENTION_SECONDS = 180 * 24 * 3600  # DynamoDB's TTL deletes a run 180 days after it started
 
 
 def table_definition(name: str) -> dict[str, Any]:
     """``CreateTable`` arguments of the run table (on-demand, indexes for listing)."""
-    attributes = {"run_id", "started_at", *_INDEX_KEYS.values()}
+    attributes = {r.RUN_ID, r.STARTED_AT, *_INDEX_KEYS.values()}
     return {
         "TableName": name,
-        "KeySchema": [{"AttributeName": "run_id", "KeyType": "HASH"}],
+        "KeySchema": [{"AttributeName": r.RUN_ID, "KeyType": "HASH"}],
         "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
         "BillingMode": "PAY_PER_REQUEST",
         "GlobalSecondaryIndexes": [
@@ -49,35 +51,13 @@ def table_definition(name: str) -> dict[str, Any]:
                 "IndexName": index,
                 "KeySchema": [
                     {"AttributeName": key, "KeyType": "HASH"},
-                    {"AttributeName": "started_at", "KeyType": "RANGE"},
+                    {"AttributeName": r.STARTED_AT, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
             }
             for index, key in _INDEX_KEYS.items()
         ],
     }
-
-
-def utc_now() -> str:
-    return utc_timestamp(datetime.now(UTC))
-
-
-def utc_timestamp(moment: datetime | str) -> str:
-    """``2024-03-15T08:00:00.000Z``: one format, so timestamps sort as strings.
-
-    Step Functions writes ``$$.Execution.StartTime`` as ``...Z`` on AWS and as
-    ``...+00:00`` on moto; both become this.
-    """
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {moment.isoformat()}")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def expiry_for(started_at: str) -> int:
-    """Epoch second at which the run table's TTL may delete a run."""
-    return int(datetime.fromisoformat(started_at).timestamp()) + RETENTION_SECONDS
 
 
 class InvalidPageTokenError(ValueError):
@@ -88,7 +68,7 @@ class InvalidPageTokenError(ValueError):
 class RunPage:
     """One page of runs, newest first; ``next_token`` is ``None`` on the last page."""
 
-    runs: list[dict[str, Any]]
+    runs: list[RunItem]
     next_token: str | None
 
 
@@ -107,6 +87,11 @@ def _decode_token(token: str, query: list[Any]) -> dict[str, Any]:
     if decoded.get("q") != query:
         raise InvalidPageTokenError("next_token belongs to a listing with other filters; repeat those filters or start over")
     return decoded["k"]
+
+
+def _item(attributes: dict[str, Any]) -> RunItem:
+    item: RunItem = _plain({k: _DESERIALIZER.deserialize(v) for k, v in attributes.items()})
+    return item
 
 
 def _plain(value: Any) -> Any:
@@ -138,49 +123,10 @@ class RunStore:
         self._ddb = client
         self._table = table
 
-    def start(self, run: RunRef, *, replay_of: str | None = None) -> bool:
-        """Record a new run; return ``False`` when another execution already owns it.
-
-        The conditional write is what makes one object version never produce two
-        runs: a duplicate S3 event starts a second execution, which finds the item
-        owned by the first.  The owning execution may write again (a retried or
-        redriven ingest).
-        """
-        source = run["source"]
-        item = {
-            "run_id": run["run_id"],
-            "status": "RUNNING",
-            "dataset": run["dataset"],
-            "execution_arn": run["execution_id"],
-            "source_bucket": source["bucket"],
-            "source_key": source["key"],
-            "source_version": source["version"],
-            "source_etag": source["etag"],
-            "source_size": source["size"],
-            "started_at": utc_timestamp(run["started_at"]),
-            "updated_at": utc_now(),
-            "kind": RUN_KIND,
-            "replay_of": replay_of,
-            TTL_ATTRIBUTE: expiry_for(run["started_at"]),
-        }
-        try:
-            with transient_aws_errors(f"put run {run['run_id']}"):
-                self._ddb.put_item(
-                    TableName=self._table,
-                    Item={k: _SERIALIZER.serialize(v) for k, v in item.items() if v is not None},
-                    ConditionExpression="attribute_not_exists(run_id) OR execution_arn = :arn",
-                    ExpressionAttributeValues={":arn": {"S": run["execution_id"]}},
-                )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
-
-    def get(self, run_id: str) -> dict[str, Any] | None:
+    def get(self, run_id: str) -> RunItem | None:
         with transient_aws_errors(f"get run {run_id}"):
-            item = self._ddb.get_item(TableName=self._table, Key={"run_id": {"S": run_id}}, ConsistentRead=True).get("Item")
-        return None if item is None else _plain({k: _DESERIALIZER.deserialize(v) for k, v in item.items()})
+            item = self._ddb.get_item(TableName=self._table, Key={r.RUN_ID: {"S": run_id}}, ConsistentRead=True).get("Item")
+        return None if item is None else _item(item)
 
     def list(
         self, *, status: str | None = None, dataset: str | None = None, since: str | None = None,
@@ -205,7 +151,7 @@ class RunStore:
         InvalidPageTokenError
             When ``next_token`` was not returned by this method.
         """
-        index, key = (INDEX_BY_STATUS, status) if status else (INDEX_BY_DATASET, dataset) if dataset else (INDEX_ALL, RUN_KIND)
+        index, key = (INDEX_BY_STATUS, status) if status else (INDEX_BY_DATASET, dataset) if dataset else (INDEX_ALL, r.RUN_KIND)
         filtered = bool(status and dataset)
         query = [index, key, since, dataset if filtered else None]
         names = {"#k": _INDEX_KEYS[index]}
@@ -213,7 +159,7 @@ class RunStore:
         condition = "#k = :k"
         if since:
             condition += " AND #t >= :since"
-            names["#t"] = "started_at"
+            names["#t"] = r.STARTED_AT
             values[":since"] = {"S": since}
         args: dict[str, Any] = {
             "TableName": self._table,
@@ -222,7 +168,7 @@ class RunStore:
             "ScanIndexForward": False,
         }
         if filtered:
-            names["#d"] = "dataset"
+            names["#d"] = r.DATASET
             values[":d"] = {"S": dataset}
             args["FilterExpression"] = "#d = :d"
         args["ExpressionAttributeNames"], args["ExpressionAttributeValues"] = names, values
@@ -236,13 +182,13 @@ class RunStore:
             room = limit - len(items)
             if len(page["Items"]) > room:  # a filtered page held more than fits: resume after the last one kept
                 items.extend(page["Items"][:room])
-                start_key = {name: items[-1][name] for name in ("run_id", "started_at", _INDEX_KEYS[index])}
+                start_key = {name: items[-1][name] for name in (r.RUN_ID, r.STARTED_AT, _INDEX_KEYS[index])}
                 break
             items.extend(page["Items"])
             start_key = page.get("LastEvaluatedKey")
             if not start_key or len(items) == limit:
                 break
-        runs = [_plain({k: _DESERIALIZER.deserialize(v) for k, v in item.items()}) for item in items]
+        runs = [_item(item) for item in items]
         return RunPage(runs, _encode_token(query, start_key) if start_key else None)
 
     def _query(self, args: dict[str, Any], limit: int) -> dict[str, Any]:
@@ -254,48 +200,120 @@ class RunStore:
                 raise InvalidPageTokenError("next_token is not one this API returned") from error
             raise
 
-    def update(
-        self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, unless_status: tuple[str, ...] = (),
-        if_status: str | None = None, remove: tuple[str, ...] = (),
+    # --- transitions: each names what happens to a run and the condition that guards it ---------------
+
+    def claim(self, run: RunRef, *, replay_of: str | None = None) -> bool:
+        """Record a new run; return ``False`` when another execution already owns it.
+
+        The conditional write is what makes one object version never produce two
+        runs: a duplicate S3 event starts a second execution, which finds the item
+        owned by the first.  The owning execution may claim again (a retried or
+        redriven ingest): an update, so what the run gathered (its redrive count)
+        survives.
+        """
+        source = run["source"]
+        return self._update(run["run_id"], {
+            r.STATUS: r.RUNNING,
+            r.DATASET: run["dataset"],
+            r.EXECUTION_ARN: run["execution_id"],
+            r.SOURCE_BUCKET: source["bucket"],
+            r.SOURCE_KEY: source["key"],
+            r.SOURCE_VERSION: source["version"],
+            r.SOURCE_ETAG: source["etag"],
+            r.SOURCE_SIZE: source["size"],
+            r.REPLAY_OF: replay_of,
+            **_listed(run["started_at"]),
+        }, owner=run["execution_id"])
+
+    def record_validation(
+        self, run: RunRef, *, records_in: int, records_valid: int, records_invalid: int, quarantine: str | None,
     ) -> bool:
-        """Set ``fields`` on a run; return ``False`` when the condition refused it.
+        """The validated counts and where the invalid records went (only by the run's own execution)."""
+        return self._update(run["run_id"], {
+            r.RECORDS_IN: records_in,
+            r.RECORDS_VALID: records_valid,
+            r.RECORDS_INVALID: records_invalid,
+            r.QUARANTINE: quarantine,
+        }, owner=run["execution_id"], remove=() if quarantine else (r.QUARANTINE,))
+
+    def mark_failed(
+        self, run_id: str, *, execution_arn: str, started_at: str, failed_state: str | None, error: str, cause: str,
+        dataset: str | None = None, source: dict[str, str | None] | None = None,
+    ) -> bool:
+        """Status FAILED with the state, error and cause; ``False`` when another execution owns the run.
+
+        A run that failed before ingest recorded it gets what is known of it
+        (dataset, source, start), so it is listed like any other.
+        """
+        known: dict[str, Any] = {r.DATASET: dataset}
+        if source is not None:
+            known.update({r.SOURCE_BUCKET: source.get("bucket"), r.SOURCE_KEY: source.get("key"),
+                          r.SOURCE_VERSION: source.get("version")})
+        return self._update(run_id, {
+            **{name: value for name, value in known.items() if value is not None},
+            r.STATUS: r.FAILED,
+            r.FAILED_STATE: failed_state,
+            r.ERROR: error,
+            r.CAUSE: cause[: r.MAX_CAUSE_CHARS],
+            r.FINISHED_AT: utc_now(),
+            r.EXECUTION_ARN: execution_arn,
+            **_listed(started_at),
+        }, owner=execution_arn, remove=() if failed_state else (r.FAILED_STATE,), keep_existing=tuple(known))
+
+    def begin_redrive(self, item: RunItem) -> bool:
+        """FAILED -> RUNNING, one more redrive, the failure cleared; ``False`` when the run is no longer FAILED."""
+        return self._update(item[r.RUN_ID], {
+            r.STATUS: r.RUNNING,
+            r.REDRIVE_COUNT: int(item.get(r.REDRIVE_COUNT) or 0) + 1,
+            r.REDRIVEN_AT: utc_now(),
+        }, if_status=r.REDRIVABLE_STATUS, remove=tuple(name for name in r.FAILURE_ATTRIBUTES if name in item))
+
+    def undo_redrive(self, item: RunItem) -> bool:
+        """Back to the FAILED run ``item`` was before :meth:`begin_redrive` (when the redrive could not start)."""
+        failure: dict[str, Any] = {name: item[name] for name in r.FAILURE_ATTRIBUTES if name in item}
+        return self._update(item[r.RUN_ID], {
+            r.STATUS: r.REDRIVABLE_STATUS,
+            r.REDRIVE_COUNT: int(item.get(r.REDRIVE_COUNT) or 0),
+            **failure,
+        }, if_status=r.RUNNING)
+
+    def _update(
+        self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, if_status: str | None = None,
+        remove: tuple[str, ...] = (), keep_existing: tuple[str, ...] = (),
+    ) -> bool:
+        """Set ``fields`` (``None`` values are skipped); ``False`` when the condition refused it.
 
         Parameters
         ----------
         owner
-            Only update when the run belongs to this execution (or does not exist yet).
-        unless_status
-            Leave the run alone when its status is one of these.
+            Only when the run belongs to this execution (or does not exist yet).
         if_status
-            Only update an existing run whose status is this.
+            Only an existing run whose status is this.
         remove
             Attributes to delete.
+        keep_existing
+            Attributes set only where the run has none yet.
         """
-        fields = {**fields, "updated_at": utc_now()}
+        fields = {name: value for name, value in {**fields, r.UPDATED_AT: utc_now()}.items() if value is not None}
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": _SERIALIZER.serialize(_dynamo_value(v)) for i, v in enumerate(fields.values())}
+        assignments = [f"#f{i} = if_not_exists(#f{i}, :v{i})" if name in keep_existing else f"#f{i} = :v{i}"
+                       for i, name in enumerate(fields)]
         conditions = []
         if owner is not None:
+            names["#owner"] = r.EXECUTION_ARN
             values[":owner"] = {"S": owner}
-            conditions.append("(attribute_not_exists(run_id) OR execution_arn = :owner)")
-        if unless_status:
-            names["#status"] = "status"
-            blocked = []
-            for i, status in enumerate(unless_status):
-                values[f":blocked{i}"] = {"S": status}
-                blocked.append(f":blocked{i}")
-            conditions.append(f"(attribute_not_exists(#status) OR NOT #status IN ({', '.join(blocked)}))")
+            conditions.append("(attribute_not_exists(run_id) OR #owner = :owner)")
         if if_status is not None:
-            names["#status"] = "status"
+            names["#status"] = r.STATUS
             values[":required"] = {"S": if_status}
             conditions.append("#status = :required")
         removed = {f"#r{i}": name for i, name in enumerate(remove)}
         names.update(removed)
         args: dict[str, Any] = {
             "TableName": self._table,
-            "Key": {"run_id": {"S": run_id}},
-            "UpdateExpression": "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-            + (" REMOVE " + ", ".join(removed) if removed else ""),
+            "Key": {r.RUN_ID: {"S": run_id}},
+            "UpdateExpression": "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removed) if removed else ""),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
@@ -309,6 +327,11 @@ class RunStore:
                 return False
             raise
         return True
+
+
+def _listed(started_at: str) -> dict[str, Any]:
+    """What every run item carries so the indexes list it and the TTL expires it."""
+    return {r.KIND: r.RUN_KIND, r.STARTED_AT: utc_timestamp(started_at), r.TTL_ATTRIBUTE: r.expiry_for(started_at)}
 
 
 def _dynamo_value(value: Any) -> Any:

@@ -9,9 +9,9 @@ import pyarrow as pa
 
 from chalicelib.datasets import Dataset
 from chalicelib.datasets.columns import TIMESTAMP, output_schema, source_fields
+from chalicelib.keys import transformed_key, valid_key
 from chalicelib.payloads import RunRef, TransformedState, TransformResult, ValidatedState
 from chalicelib.services import Services
-from chalicelib.staging_keys import transformed_key, valid_key
 from chalicelib.storage.staging import iter_batches
 from chalicelib.transform.derive import derive
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from chalicelib.datasets import Dataset
 from chalicelib.errors import IntegrityError
+from chalicelib.keys import ingested_key, quarantine_key, valid_key
 from chalicelib.outcomes import outcome
 from chalicelib.payloads import IngestState, ReasonSample, RunRef, ValidatedState
 from chalicelib.services import Services
-from chalicelib.staging_keys import ingested_key, quarantine_key, valid_key
 from chalicelib.storage.objects import s3_uri
 from chalicelib.storage.staging import iter_batches
 from chalicelib.validate.judge import Judge
@@ -46,11 +46,7 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
         os.unlink(quarantine_path)
     if records_in != state["outcome"]["records_in"]:
         raise IntegrityError(f"staged {state['outcome']['records_in']} records but validated {records_in}")
-    services.runs.update(
-        run["run_id"],
-        {"records_in": records_in, "records_valid": valid, "records_invalid": invalid, "quarantine": location},
-        owner=run["execution_id"],
-    )
+    services.runs.record_validation(run, records_in=records_in, records_valid=valid, records_invalid=invalid, quarantine=location)
     reason = _rejection(dataset, valid, invalid, samples)
     return ValidatedState(
         run=run,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.history import failed_state, timeline
+from chalicelib.history import execution_failure, failed_state, timeline
 
 T0 = datetime(2024, 3, 15, 10, 0, tzinfo=UTC)
 
@@ -128,3 +128,45 @@ def test_a_parallel_state_exits_after_its_branches():
     # THEN each state exits at its own exit event
     assert visits["WriteOutputs"].duration_seconds == 3.0
     assert visits["Output"].duration_seconds == 2.0 and visits["Record"].duration_seconds == 1.0
+
+
+def test_a_parallel_sibling_waiting_out_a_retry_is_not_the_failed_state():
+    # GIVEN RecordTransform throttled once and waiting to retry when Output fails for good
+    events = [
+        event(1, "ExecutionStarted", 0, 0),
+        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
+        event(3, "ParallelStateStarted", 2, 0),
+        event(4, "TaskStateEntered", 3, 0, name="Output"),
+        event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
+        event(6, "TaskScheduled", 4, 0),
+        event(7, "TaskScheduled", 5, 0),
+        event(8, "TaskFailed", 7, 0.5, error="States.TaskFailed", cause="throttled"),
+        event(9, "TaskFailed", 6, 1, error="RuntimeError", cause="output broke"),
+        event(10, "ExecutionFailed", 9, 1, error="RuntimeError", cause="output broke"),
+    ]
+    # WHEN the failed state is told from the history and the execution's own error
+    visits = timeline(events)
+    failed = failed_state(visits, *execution_failure(events))
+    # THEN it is Output, with Output's error
+    assert (failed.name, failed.error, failed.cause) == ("Output", "RuntimeError", "output broke")
+
+
+def test_after_a_redrive_the_failed_state_is_the_one_that_failed_since():
+    # GIVEN a run that failed at Transform, was redriven, then failed at Output
+    events = [
+        *retried_then_failed(),
+        event(13, "ExecutionRedriven", 12, 20),
+        event(14, "TaskStateEntered", 13, 20, name="Transform"),
+        event(15, "TaskScheduled", 14, 20),
+        event(16, "TaskSucceeded", 15, 21),
+        event(17, "TaskStateExited", 16, 21, name="Transform"),
+        event(18, "TaskStateEntered", 17, 21, name="Output"),
+        event(19, "TaskScheduled", 18, 21),
+        event(20, "TaskFailed", 19, 22, error="KeyError", cause="k"),
+        event(21, "ExecutionFailed", 20, 22, error="KeyError", cause="k"),
+    ]
+    # WHEN the failed state is told
+    failed = failed_state(timeline(events), *execution_failure(events))
+    # THEN it is Output, not the Transform visit the redrive resumed
+    assert (failed.name, failed.error) == ("Output", "KeyError")
+    assert failed_state(timeline(events)).name == "Output"  # without the execution's error too

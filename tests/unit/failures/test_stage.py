@@ -7,6 +7,7 @@ from chalicelib.failures import record_failure
 from chalicelib.identity import run_id_for
 from chalicelib.storage.executions import ExecutionStore
 from tests.conftest import load_event, put_raw
+from tests.seed import put_run
 from tests.unit.test_history import event, retried_then_failed
 
 EXECUTION = load_event("execution_failed.json")["detail"]["executionArn"]
@@ -53,7 +54,7 @@ def alerts(world) -> list[dict]:
 
 
 def test_failure_is_recorded_on_the_run_and_alerted(world, services):
-    services.runs.update("run-1", {"status": "RUNNING", "execution_arn": EXECUTION})
+    put_run(services, "run-1", status="RUNNING", execution_arn=EXECUTION)
     result = record_failure(failed_event(world), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
     assert result == {"action": "recorded", "run_id": "run-1", "failed_state": "Transform", "error": "RuntimeError"}
     item = services.runs.get("run-1")
@@ -69,7 +70,7 @@ def test_rejected_runs_are_left_alone(world, services):
 
 
 def test_a_run_owned_by_another_execution_is_not_overwritten(world, services):
-    services.runs.update("run-1", {"status": "SUCCEEDED", "execution_arn": "arn:other"})
+    put_run(services, "run-1", status="SUCCEEDED", execution_arn="arn:other")
     result = record_failure(failed_event(world), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
     assert result["action"] == "alerted" and services.runs.get("run-1")["status"] == "SUCCEEDED"
 
@@ -79,6 +80,18 @@ def test_when_ingest_itself_failed_the_run_id_comes_from_the_input(world, servic
     result = record_failure(failed_event(world, input=json.dumps(source)), with_history(services, retried_then_failed()))
     assert result["run_id"] == run_id_for(source["bucket"], source["key"], source["version"])
     assert services.runs.get(result["run_id"])["status"] == "FAILED"
+
+
+def test_a_run_that_failed_at_ingest_says_what_it_read_and_is_listed_by_dataset(world, services):
+    # GIVEN an execution that failed in Ingest, before ingest recorded the run
+    source = put_raw(world, "raw/transactions/t.jsonl", b"{}\n")
+    # WHEN the failure is recorded
+    result = record_failure(failed_event(world, input=json.dumps(source)), with_history(services, retried_then_failed()))
+    # THEN the run names its dataset and source, and the dataset's listing shows it
+    item = services.runs.get(result["run_id"])
+    assert (item["dataset"], item["source_bucket"], item["source_key"], item["source_version"]) == (
+        "transactions", source["bucket"], source["key"], source["version"])
+    assert [run["run_id"] for run in services.runs.list(dataset="transactions").runs] == [result["run_id"]]
 
 
 def test_when_the_object_is_gone_the_alert_still_goes_out(world, services):

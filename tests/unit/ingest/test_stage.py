@@ -5,7 +5,7 @@ import gzip
 import pyarrow as pa
 
 from chalicelib.ingest import ingest
-from chalicelib.staging_keys import ingested_key
+from chalicelib.keys import ingested_key
 from chalicelib.storage.staging import iter_batches
 from tests.conftest import put_raw
 

@@ -1,8 +1,15 @@
-"""Where each stage leaves its records, derived from the run so nothing extra travels."""
+"""Every key prefix the pipeline uses, and where each stage leaves its records.
+
+Keys are derived from the run so nothing extra travels between states.  The raw
+bucket takes sources under ``raw/<dataset>/``; the processed bucket holds the
+rest under the roots below.
+"""
 from __future__ import annotations
 
 from chalicelib.payloads import RunRef
 
+RAW_ROOT = "raw"
+RAW_PREFIX = f"{RAW_ROOT}/"  # sources: raw/<dataset>/<file>
 STAGING_ROOT = "staging"
 QUARANTINE_ROOT = "quarantine"
 MANIFEST_ROOT = "manifests"
@@ -35,3 +42,8 @@ def manifest_key(dataset: str, source_id: str) -> str:
 
 def processed_prefix(dataset: str) -> str:
     return f"{PROCESSED_ROOT}/{dataset}/"
+
+
+def raw_key(dataset: str, name: str) -> str:
+    """Where a source file of ``dataset`` is dropped."""
+    return f"{RAW_PREFIX}{dataset}/{name}"

@@ -1,0 +1,78 @@
+"""The pipeline's steps: the state that runs each one and the Lambda function behind it.
+
+``statemachines/etl.asl.json`` names these states and invokes these functions
+through ``${<LogicalId>FunctionArn}`` placeholders; ``app.py`` registers the
+functions under these names, the deployment and the local runtime create them
+(a test checks the state machine against this module).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from chalicelib.errors import TransientError
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task of the state machine and the function it invokes.
+
+    Attributes
+    ----------
+    state
+        The ASL state's name.
+    function
+        The Lambda function's name in ``app.py`` (Chalice deploys it as
+        ``<app>-<stage>-<function>``).
+    """
+
+    state: str
+    function: str
+
+    @property
+    def logical_id(self) -> str:
+        """Chalice's CloudFormation logical id of the function (``Ingest``)."""
+        return logical_id(self.function)
+
+    @property
+    def placeholder(self) -> str:
+        """The ASL placeholder that receives the function's ARN."""
+        return f"{self.logical_id}FunctionArn"
+
+
+INGEST: Final = Step("Ingest", "ingest")
+VALIDATE: Final = Step("Validate", "validate")
+TRANSFORM: Final = Step("Transform", "transform")
+OUTPUT: Final = Step("Output", "output")
+PIPELINE_STEPS: Final = (INGEST, VALIDATE, TRANSFORM, OUTPUT)
+FAILURE_HANDLER: Final = "on_execution_failed"  # invoked by EventBridge, not by the state machine
+API_HANDLER: Final = "api_handler"  # Chalice's name for the REST API's function
+
+
+def logical_id(function: str) -> str:
+    """Chalice's logical id of a function: CamelCase of its name (``APIHandler`` for the API)."""
+    return "APIHandler" if function == API_HANDLER else "".join(part.capitalize() for part in function.split("_"))
+
+
+# --- the retry policy -----------------------------------------------------------------------------
+# Every Lambda task of every state machine carries exactly this Retry (a test checks): Lambda's own
+# service errors and the project's TransientError, after 2, 4 and 8 seconds; data errors never.
+LAMBDA_RETRY: Final = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        TransientError.__name__,
+    ],
+    "IntervalSeconds": 2,
+    "BackoffRate": 2,
+    "MaxAttempts": 3,
+}
+# Service integrations (DynamoDB, SQS, SNS) fail with States.TaskFailed, whatever the cause.
+SERVICE_RETRY: Final = {
+    "ErrorEquals": ["States.TaskFailed"],
+    "IntervalSeconds": 2,
+    "BackoffRate": 2,
+    "MaxAttempts": 3,
+}

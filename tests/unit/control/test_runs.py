@@ -1,0 +1,114 @@
+"""The control plane's run operations on plain moto resources and an in-memory execution store."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.control import runs
+from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFoundError
+from chalicelib.errors import TransientError
+from chalicelib.services import Services
+from chalicelib.storage.executions import NotRedrivableError
+from tests.seed import put_run
+from tests.unit.fakes import plain_services
+
+KEY = "raw/transactions/t.jsonl"
+
+
+@pytest.fixture
+def services() -> Iterator[Services]:
+    with plain_services() as services:
+        yield services
+
+
+def put_object(services: Services, key: str = KEY) -> str:
+    return services.objects._s3.put_object(Bucket="raw", Key=key, Body=b'{"a": 1}\n')["VersionId"]
+
+
+def test_a_start_names_the_execution_after_the_run_and_finds_it_again(services):
+    # GIVEN an object in the raw bucket
+    version = put_object(services)
+    # WHEN a run is started twice
+    first = runs.start_run(services, KEY)
+    second = runs.start_run(services, KEY)
+    # THEN one execution, named after the run id, reads that version of the object
+    assert first.created and not second.created and first.execution_arn == second.execution_arn
+    assert first.execution_arn.endswith(f":{first.run_id}")
+    assert json.loads(services.executions.executions[first.execution_arn]["input"]) == {  # type: ignore[attr-defined]
+        "bucket": "raw", "key": KEY, "version": version, "dataset": "transactions"}
+    assert first.run["status"] == "RUNNING" and first.run["source"]["key"] == KEY  # not recorded yet: the execution's view
+
+
+@pytest.mark.parametrize(("kwargs", "error", "words"), [
+    ({"bucket": "elsewhere"}, InvalidRequestError, "raw bucket 'raw' only"),
+    ({"dataset": "nosuch"}, InvalidRequestError, "unknown dataset 'nosuch'"),
+    ({}, NotFoundError, "does not exist"),
+])
+def test_a_start_that_cannot_be_carried_out_says_why(services, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        runs.start_run(services, KEY, **kwargs)
+
+
+def test_a_key_outside_raw_needs_a_dataset(services):
+    with pytest.raises(InvalidRequestError, match="cannot tell the dataset"):
+        runs.start_run(services, "elsewhere/t.jsonl")
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"status": "DONE"}, "status='DONE' is not one of RUNNING, WRITING, SUCCEEDED, REJECTED, FAILED"),
+    ({"limit": 0}, "limit must be between 1 and 100"),
+    ({"since": "yesterday"}, "since='yesterday' is not an RFC 3339 time"),
+    ({"dataset": "nosuch"}, "unknown dataset"),
+])
+def test_listing_arguments_are_checked(services, kwargs, words):
+    with pytest.raises(InvalidRequestError, match=words):
+        runs.list_runs(services, **kwargs)
+
+
+def test_a_listing_shows_runs_as_the_api_does(services):
+    put_run(services, "run-1", status="SUCCEEDED", dataset="transactions", records_in=3, records_written=3,
+            started_at="2024-03-15T08:00:00+00:00", finished_at="2024-03-15T08:00:02.500+00:00")
+    [run] = runs.list_runs(services, since="2024-03-15")["runs"]
+    assert run["counts"]["in"] == 3 and run["started_at"] == "2024-03-15T08:00:00.000Z" and run["duration_seconds"] == 2.5
+
+
+def test_only_failed_runs_are_redriven_and_rejected_ones_point_at_replay(services):
+    put_run(services, "run-1", status="REJECTED", execution_arn="arn:x")
+    with pytest.raises(ConflictError, match=r"only FAILED runs can be redriven .*replay"):
+        runs.redrive_run(services, "run-1")
+    with pytest.raises(NotFoundError):
+        runs.redrive_run(services, "nope")
+
+
+def test_a_redrive_marks_the_run_running_before_resuming_its_execution(services):
+    arn = services.executions.start("run-1", {}).arn
+    put_run(services, "run-1", status="FAILED", execution_arn=arn, failed_state="Transform", error="KeyError", cause="c",
+            finished_at="2024-03-15T08:01:00.000Z")
+    run = runs.redrive_run(services, "run-1")
+    assert services.executions.redriven == [arn]  # type: ignore[attr-defined]
+    assert (run["status"], run["redrive_count"], run["failed_state"], run["error"]) == ("RUNNING", 1, None, None)
+
+
+@pytest.mark.parametrize(("refusal", "raised"), [
+    (NotRedrivableError("too old"), ConflictError), (TransientError("throttled"), TransientError)])
+def test_a_redrive_that_cannot_start_leaves_the_run_failed_as_it_was(services, refusal, raised):
+    arn = services.executions.start("run-1", {}).arn
+    put_run(services, "run-1", status="FAILED", execution_arn=arn, failed_state="Transform", error="KeyError", cause="c",
+            finished_at="2024-03-15T08:01:00.000Z")
+    services.executions.refuse_redrive = refusal  # type: ignore[attr-defined]
+    with pytest.raises(raised):
+        runs.redrive_run(services, "run-1")
+    run = runs.describe_run(services, "run-1")
+    assert (run["status"], run["failed_state"], run["error"], run["redrive_count"]) == ("FAILED", "Transform", "KeyError", 0)
+
+
+def test_a_run_known_only_to_its_execution_is_shown_from_the_execution(services):
+    put_object(services)
+    started = runs.start_run(services, KEY)
+    services.executions.executions[started.execution_arn]["status"] = "TIMED_OUT"  # type: ignore[attr-defined]
+    run = runs.describe_run(services, started.run_id)
+    assert run["status"] == "FAILED" and run["dataset"] == "transactions" and run["outputs"] == {"manifest": None, "files": []}
+    with pytest.raises(NotFoundError):
+        runs.describe_run(services, "nope")
