@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from bench.generate import write
+from infra.chalice_project import shared_environment
 
 ORDER = ("floor", "baseline", "dataplane", "etl_run")
 BYTES_PER_JSON_LINE = 165  # of a generated transaction, to size a file by megabytes
@@ -33,16 +34,11 @@ TARGETS = (
 )
 
 
-def function_environment() -> dict[str, str]:
-    """The environment every Lambda function of the project gets (``.chalice/config.json``), e.g. its allocator settings."""
-    config = json.loads((Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text())
-    return config["environment_variables"]
-
-
 def run_child(name: str, path: Path, out: Path) -> dict:
-    # The project's contenders run as its functions are deployed; the baseline and the floor with defaults.
+    # The project's contenders run with the environment every deployed function gets (allocator settings, ...);
+    # the baseline and the floor with defaults.
     project = name in ("dataplane", "etl_run")
-    env = {**os.environ, **(function_environment() if project else {})}
+    env = {**os.environ, **(shared_environment() if project else {})}
     completed = subprocess.run([sys.executable, "-m", "bench.contenders", name, str(path), str(out)],
                                capture_output=True, text=True, check=False, env=env)
     if completed.returncode != 0:

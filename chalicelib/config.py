@@ -41,6 +41,9 @@ class Settings:
         The SQS dead-letter queue the API peeks at and replays (empty: those routes answer 503).
     schemas_dir
         Folder with ``<dataset>.schema.json`` and ``<dataset>.transform.json``.
+    endpoint_url
+        The AWS endpoint every client calls (``AWS_ENDPOINT_URL``, as the SDK reads it; empty: AWS).
+        Part of the settings so that clients built for one endpoint are never reused for another.
     """
 
     raw_bucket: str
@@ -50,6 +53,7 @@ class Settings:
     state_machine_arn: str = ""
     dead_letter_queue_url: str = ""
     schemas_dir: Path = DEFAULT_SCHEMAS_DIR
+    endpoint_url: str = ""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -65,4 +69,5 @@ class Settings:
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
+            endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
         )

@@ -47,17 +47,18 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, session: boto3.session.Session | None = None) -> Services:
         session = session or boto3.session.Session()
+        endpoint = settings.endpoint_url or None
         # SigV4 everywhere: presigned uploads into SSE-KMS buckets require it.
-        objects = ObjectStore(session.client("s3", config=Config(signature_version="s3v4")))
+        objects = ObjectStore(session.client("s3", endpoint_url=endpoint, config=Config(signature_version="s3v4")))
         return cls(
             settings=settings,
             objects=objects,
             staging=StagingStore(objects, settings.processed_bucket),
-            runs=RunStore(session.client("dynamodb"), settings.runs_table),
-            notifier=Notifier(session.client("sns"), settings.alerts_topic_arn),
+            runs=RunStore(session.client("dynamodb", endpoint_url=endpoint), settings.runs_table),
+            notifier=Notifier(session.client("sns", endpoint_url=endpoint), settings.alerts_topic_arn),
             datasets=DatasetRegistry(settings.schemas_dir),
-            executions=ExecutionStore(session.client("stepfunctions"), settings.state_machine_arn),
-            deadletters=DeadLetterQueue(session.client("sqs"), settings.dead_letter_queue_url),
+            executions=ExecutionStore(session.client("stepfunctions", endpoint_url=endpoint), settings.state_machine_arn),
+            deadletters=DeadLetterQueue(session.client("sqs", endpoint_url=endpoint), settings.dead_letter_queue_url),
         )
 
 
@@ -66,11 +67,8 @@ def default_services() -> Services:
     return _services_for(Settings.from_environment())
 
 
+# Keyed by the settings, endpoint included: an environment naming other resources or another endpoint
+# (several functions, or several local emulations, in one process) gets clients of its own.
 @lru_cache(maxsize=16)
 def _services_for(settings: Settings) -> Services:
     return Services.create(settings)
-
-
-def forget_services() -> None:
-    """Drop the cached clients (the local runtime, when it changes the endpoint or the credentials)."""
-    _services_for.cache_clear()

@@ -8,13 +8,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.control.runs import RUN_STATUSES
 from chalicelib.datasets import DatasetRegistry
 from etl_local import views
-from etl_local.bridge import Fault
 from etl_local.client import DEFAULT_API, ApiClient, ApiError
+
+if TYPE_CHECKING:
+    from etl_local.emulation.faults import Fault
 
 EXIT_SUCCEEDED = 0
 EXIT_ERROR = 1
@@ -56,6 +59,8 @@ DEPLOY_DESCRIPTION = (
 
 
 def _fault(text: str) -> Fault:
+    from etl_local.emulation.faults import Fault  # the emulation (and its moto check) loads only where it is used
+
     try:
         return Fault.parse(text)
     except ValueError as error:
@@ -200,8 +205,8 @@ def _summary(report: dict) -> str:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from etl_local.runner import UsageError, run_file  # moto loads only when a run is asked for
-    from etl_local.world import LocalAws
+    from etl_local.emulation.world import LocalAws  # moto loads only when a run is asked for
+    from etl_local.runner import UsageError, run_file
 
     try:
         files = _expand(args.paths)
@@ -260,8 +265,8 @@ def package_command(args: argparse.Namespace) -> int:
 def chalice_config_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
-    from etl_local.definition import PROJECT_ROOT
     from infra.chalice_config import write_stage
+    from infra.chalice_project import CONFIG_PATH
     from infra.deploy import outputs
 
     stack = args.stack or f"serverless-etl-{args.stage}-resources"
@@ -270,7 +275,7 @@ def chalice_config_command(args: argparse.Namespace) -> int:
     except ClientError as error:
         print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
         return EXIT_ERROR
-    write_stage(PROJECT_ROOT / ".chalice" / "config.json", args.stage, values)
+    write_stage(CONFIG_PATH, args.stage, values)
     print(f"stage {args.stage} of .chalice/config.json now uses {stack}; next: chalice deploy --stage {args.stage}")
     return EXIT_SUCCEEDED
 

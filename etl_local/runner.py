@@ -13,7 +13,7 @@ from chalicelib.history import timeline
 from chalicelib.identity import run_id_for
 from chalicelib.storage.objects import split_s3_uri
 from chalicelib.storage.runs import RunStore
-from etl_local.world import LocalAws
+from etl_local.emulation.world import LocalAws
 
 RUN_STATUSES = ("SUCCEEDED", "REJECTED", "FAILED")
 COPY_CHUNK_BYTES = 8 << 20

@@ -11,8 +11,8 @@ from chalice.config import Config
 from chalice.local import create_local_server
 
 import app as chalice_app
-from etl_local.bridge import Fault
-from etl_local.world import LocalAws
+from etl_local.emulation.faults import Fault
+from etl_local.emulation.world import LocalAws
 
 HOST = "127.0.0.1"  # never reachable from other machines: the local API has no authorization
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from infra.chalice_project import read_config
 from infra.template import CHALICE_FUNCTIONS, TASK_FUNCTIONS, function_environment
 
 # The stack output holding the value of each environment variable that references a resource.
@@ -49,7 +50,7 @@ def stage_config(outputs: dict[str, str]) -> dict[str, Any]:
 
 def write_stage(config_path: Path, stage: str, outputs: dict[str, str]) -> dict[str, Any]:
     """Replace ``stage`` in the Chalice config with the resources stack's values; return the new section."""
-    config = json.loads(config_path.read_text())
+    config = read_config(config_path)
     section = config.setdefault("stages", {}).setdefault(stage, {})
     new = stage_config(outputs)
     # Merge, so the stage's other settings (LOG_LEVEL, memory, ...) stay.

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
-from chalice.cli.factory import CLIFactory
 from chalice.deploy.packager import LambdaDeploymentPackager
 
-from etl_local.definition import PROJECT_ROOT
+from infra.chalice_project import cli_factory
 from infra.template import merge_template
 
 # Chalice insists on a role; every function's Role is then replaced by its own through the merge.
@@ -42,7 +41,7 @@ def package(stage: str, out_dir: Path, *, region: str | None = None, with_depend
     out_dir.mkdir(parents=True, exist_ok=True)
     merge_path = out_dir / MERGE_TEMPLATE_NAME
     merge_path.write_text(json.dumps(merge_template(stage), indent=1) + "\n")
-    factory = CLIFactory(project_dir=str(PROJECT_ROOT))
+    factory = cli_factory()
     config = factory.create_config_obj(
         stage, autogen_policy=False, user_provided_params={"manage_iam_role": False, "iam_role_arn": _ROLE_SET_BY_MERGE})
     with contextlib.ExitStack() as stack:

@@ -19,8 +19,8 @@ from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.datasets.columns import output_schema
 from chalicelib.storage.runs import TTL_ATTRIBUTE, table_definition
-from etl_local.definition import ETL_DEFINITION, DefinitionError, placeholders
 from infra import permissions as p
+from infra.definition import ETL_DEFINITION, check_substitutions
 from infra.permissions import Grant, get_arn, policy_document, ref
 
 APP = "serverless-etl"
@@ -205,9 +205,7 @@ def orchestration() -> dict[str, Any]:
         "DeadLetterQueueUrl": ref(p.QUEUE),
         "AlertsTopicArn": ref(p.TOPIC),
     }
-    missing, unused = placeholders(definition_text) - substitutions.keys(), substitutions.keys() - placeholders(definition_text)
-    if missing or unused:
-        raise DefinitionError(f"placeholders without a value: {sorted(missing)}; values without a placeholder: {sorted(unused)}")
+    check_substitutions(definition_text, substitutions)
     return {
         "StateMachineLogs": {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": {"Fn::Sub": f"/aws/vendedlogs/states/{APP}-${{Stage}}-etl"}, "RetentionInDays": 90}},

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.services import Services, default_services
-from etl_local.world import LocalAws
+from etl_local.emulation.world import LocalAws
 
 EVENTS = Path(__file__).parent / "events"
 SAMPLES = Path(__file__).parent.parent / "samples"

@@ -11,8 +11,8 @@ from chalice.test import Client
 import app
 from chalicelib.api.documents import validator
 from chalicelib.api.openapi import ROUTE_DOCS
-from etl_local.bridge import Fault
-from etl_local.world import LocalAws
+from etl_local.emulation.faults import Fault
+from etl_local.emulation.world import LocalAws
 from tests.conftest import SAMPLES
 
 TRANSACTIONS = SAMPLES / "transactions.jsonl"

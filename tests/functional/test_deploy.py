@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_local import cli
-from etl_local.world import LocalAws
+from etl_local.emulation.world import LocalAws
 from tests.conftest import SAMPLES
 
 

@@ -9,9 +9,10 @@ import pytest
 from chalice.test import Client
 
 import app
-from etl_local.bridge import Fault
-from etl_local.events import status_change_event
-from etl_local.world import ACCOUNT, REGION, LocalAws
+from etl_local.emulation.events import status_change_event
+from etl_local.emulation.faults import Fault
+from etl_local.emulation.world import ACCOUNT, REGION, LocalAws
+from infra.chalice_project import read_config
 from tests.conftest import SAMPLES, put_raw
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:serverless-etl-local-etl:handler-test"
@@ -39,7 +40,7 @@ def test_the_four_handlers_carry_references_only(world, client):
 
 
 def test_local_stage_names_the_local_resources(world):
-    config = json.loads((Path(app.__file__).parent / ".chalice" / "config.json").read_text())
+    config = read_config()
     assert config["stages"]["local"]["environment_variables"] == world.function_environment()
 
 

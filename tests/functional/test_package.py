@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
+from etl_local.emulation.world import LocalAws
 from etl_local.runner import run_file
-from etl_local.world import LocalAws
 from infra.package import package
 from infra.template import glue_type
 from tests.conftest import SAMPLES

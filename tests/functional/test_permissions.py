@@ -21,8 +21,9 @@ from botocore.client import BaseClient
 from chalice.test import Client
 
 import app
-from etl_local.bridge import CURRENT_FUNCTION, Fault
-from etl_local.world import ACCOUNT, REGION, LocalAws
+from etl_local.emulation.bridge import CURRENT_FUNCTION
+from etl_local.emulation.faults import Fault
+from etl_local.emulation.world import ACCOUNT, REGION, LocalAws
 from infra import permissions as p
 from infra.permissions import FUNCTION_GRANTS
 from tests.conftest import SAMPLES

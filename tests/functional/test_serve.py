@@ -18,7 +18,7 @@ import requests
 
 from chalicelib.identity import run_id_for
 from etl_local import cli
-from etl_local.world import free_port
+from etl_local.emulation.world import free_port
 from tests.conftest import SAMPLES
 
 RAW_BUCKET = "serverless-etl-local-raw"

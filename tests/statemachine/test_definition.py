@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib import errors
 from chalicelib.failures import INGEST_STATE, REJECTED_ERROR
-from etl_local.definition import ETL_DEFINITION, DefinitionError, placeholders, render
-from etl_local.world import PIPELINE_STEPS, LocalAws
+from etl_local.emulation.world import PIPELINE_STEPS, LocalAws
+from infra.definition import ETL_DEFINITION, DefinitionError, placeholders, render
 
 TEMPLATE = ETL_DEFINITION.read_text()
 DEFINITION = json.loads(TEMPLATE)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from etl_local.bridge import Fault
+from etl_local.emulation.faults import Fault
+from etl_local.emulation.world import LocalAws
 from etl_local.runner import run_file
-from etl_local.world import LocalAws
 from tests.conftest import SAMPLES
 
 TRANSACTIONS = SAMPLES / "transactions.jsonl"

@@ -1,10 +1,11 @@
 """What `chalice deploy` ships must be what the code needs."""
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from pathlib import Path
+
+from infra.chalice_project import read_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +29,7 @@ def test_schemas_reach_the_lambda_package_through_vendor():
 
 
 def test_chalice_config_memory_and_architecture():
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    config = read_config()
     memory = {name: cfg["lambda_memory_size"] for name, cfg in config["lambda_functions"].items()}
     assert {k: memory[k] for k in ("ingest", "validate", "transform", "output")} == {
         "ingest": 512, "validate": 256, "transform": 1024, "output": 512}

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from etl_local.definition import DefinitionError
 from infra import permissions, template
+from infra.definition import DefinitionError
 from infra.permissions import FUNCTION_GRANTS, START_RULE_GRANTS, STATE_MACHINE_GRANTS
 from infra.template import CHALICE_FUNCTIONS, merge_template
 
@@ -148,13 +148,12 @@ def test_the_chalice_deploy_path_shares_every_resource_and_role_with_the_package
 
 
 def test_functions_are_named_as_chalice_deploy_names_them():
-    from chalice.cli.factory import CLIFactory
     from chalice.deploy import models
     from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
 
-    from etl_local.definition import PROJECT_ROOT
+    from infra.chalice_project import cli_factory
 
-    config = CLIFactory(str(PROJECT_ROOT)).create_config_obj("prod")
+    config = cli_factory().create_config_obj("prod")
     graph = ApplicationGraphBuilder().build(config, "prod")
     chalice_names = {r.function_name for r in DependencyBuilder().build_dependencies(graph) if isinstance(r, models.LambdaFunction)}
     resources = merge_template("prod")["Resources"]

@@ -11,8 +11,8 @@ import pytest
 from chalicelib.errors import IntegrityError
 from chalicelib.output import output
 from chalicelib.output.partitions import HourlyParquetWriter, partition_directory
-from etl_local.dataplane import run_stages
 from tests.conftest import put_raw
+from tests.dataplane import run_stages
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:o"
 

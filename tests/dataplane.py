@@ -1,4 +1,4 @@
-"""The four stages called directly, without the state machine (tests and benchmarks)."""
+"""The four stages called directly, without the state machine, for tests of what a stage leaves behind."""
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -27,7 +27,7 @@ from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.utils import get_partition
 
-from etl_local.definition import render
+from infra.definition import render
 
 
 def _definition(properties: dict[str, Any]) -> str:

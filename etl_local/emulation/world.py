@@ -22,13 +22,14 @@ from moto.server import ThreadedMotoServer
 import app as chalice_app
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN
 from chalicelib.observability import logger as function_logger
-from chalicelib.services import forget_services
 from chalicelib.storage.runs import table_definition
-from etl_local import cloudformation, redrive
-from etl_local.bridge import Fault, LambdaBridge
-from etl_local.clock import VirtualClock
-from etl_local.definition import ETL_DEFINITION, PROJECT_ROOT, render
-from etl_local.events import EventBridgeBridge
+from etl_local.emulation import cloudformation, redrive
+from etl_local.emulation.bridge import LambdaBridge
+from etl_local.emulation.clock import VirtualClock
+from etl_local.emulation.events import EventBridgeBridge
+from etl_local.emulation.faults import Fault
+from infra.chalice_project import function_config
+from infra.definition import ETL_DEFINITION, render
 
 REGION = "us-east-1"
 # In-process calls cannot corrupt a body: skip the CRC32 botocore computes over every upload in Python.
@@ -36,6 +37,7 @@ LOCAL_CLIENT_CONFIG = Config(request_checksum_calculation="when_required", respo
 ACCOUNT = "123456789012"
 PIPELINE_STEPS = ("ingest", "validate", "transform", "output")
 FAILURE_HANDLER = "on_execution_failed"
+CHALICE_STAGE = "local"  # the stage of .chalice/config.json that names these resources
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 
 
@@ -83,11 +85,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def _chalice_memory_sizes() -> dict[str, int]:
-    config = json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text())
-    return {name: cfg.get("lambda_memory_size", 128) for name, cfg in config.get("lambda_functions", {}).items()}
 
 
 class LocalAws:
@@ -154,7 +151,6 @@ class LocalAws:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
         self._clients.clear()
-        forget_services()
 
     def _start(self) -> None:
         # The interpreter logs every failed state with its internals; the run report says it better.
@@ -185,7 +181,6 @@ class LocalAws:
         self._create_state_machine(functions)
         self._create_rules(functions)
         self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
-        forget_services()
 
     def _serve_endpoint(self) -> None:
         """Start moto's HTTP server in this process; its backends are the ones the bridges patch."""
@@ -242,7 +237,6 @@ class LocalAws:
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", "# the bridge runs the real handlers in-process\n")
-        memory = _chalice_memory_sizes()
         arns = {}
         lam = self.client("lambda")
         for step in (*PIPELINE_STEPS, FAILURE_HANDLER):
@@ -252,7 +246,7 @@ class LocalAws:
                 Role=role,
                 Handler=f"app.{step}",
                 Code={"ZipFile": code.getvalue()},
-                MemorySize=memory.get(step, 128),
+                MemorySize=function_config(CHALICE_STAGE, step).lambda_memory_size,
                 Architectures=["arm64"],
             )["FunctionArn"]
         return arns
