@@ -2,34 +2,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from chalicelib.control import runs
 from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFoundError
 from chalicelib.errors import TransientError
-from chalicelib.services import Services
 from chalicelib.storage.executions import NotRedrivableError
+from tests.conftest import put_raw
 from tests.seed import put_run
-from tests.unit.fakes import plain_services
+from tests.unit.fakes import PlainAws, PlainNames
 
 KEY = "raw/transactions/t.jsonl"
+RAW = PlainNames().raw_bucket
 
 
-@pytest.fixture
-def services() -> Iterator[Services]:
-    with plain_services() as services:
-        yield services
+def put_object(world: PlainAws) -> str:
+    return str(put_raw(world, KEY, b'{"a": 1}\n')["version"])
 
 
-def put_object(services: Services, key: str = KEY) -> str:
-    return services.objects._s3.put_object(Bucket="raw", Key=key, Body=b'{"a": 1}\n')["VersionId"]
-
-
-def test_a_start_names_the_execution_after_the_run_and_finds_it_again(services):
+def test_a_start_names_the_execution_after_the_run_and_finds_it_again(world, services):
     # GIVEN an object in the raw bucket
-    version = put_object(services)
+    version = put_object(world)
     # WHEN a run is started twice
     first = runs.start_run(services, KEY)
     second = runs.start_run(services, KEY)
@@ -37,12 +31,12 @@ def test_a_start_names_the_execution_after_the_run_and_finds_it_again(services):
     assert first.created and not second.created and first.execution_arn == second.execution_arn
     assert first.execution_arn.endswith(f":{first.run_id}")
     assert json.loads(services.executions.executions[first.execution_arn]["input"]) == {  # type: ignore[attr-defined]
-        "bucket": "raw", "key": KEY, "version": version, "dataset": "transactions"}
+        "bucket": RAW, "key": KEY, "version": version, "dataset": "transactions"}
     assert first.run["status"] == "RUNNING" and first.run["source"]["key"] == KEY  # not recorded yet: the execution's view
 
 
 @pytest.mark.parametrize(("kwargs", "error", "words"), [
-    ({"bucket": "elsewhere"}, InvalidRequestError, "raw bucket 'raw' only"),
+    ({"bucket": "elsewhere"}, InvalidRequestError, f"raw bucket '{RAW}' only"),
     ({"dataset": "nosuch"}, InvalidRequestError, "unknown dataset 'nosuch'"),
     ({}, NotFoundError, "does not exist"),
 ])
@@ -104,8 +98,8 @@ def test_a_redrive_that_cannot_start_leaves_the_run_failed_as_it_was(services, r
     assert (run["status"], run["failed_state"], run["error"], run["redrive_count"]) == ("FAILED", "Transform", "KeyError", 0)
 
 
-def test_a_run_known_only_to_its_execution_is_shown_from_the_execution(services):
-    put_object(services)
+def test_a_run_known_only_to_its_execution_is_shown_from_the_execution(world, services):
+    put_object(world)
     started = runs.start_run(services, KEY)
     services.executions.executions[started.execution_arn]["status"] = "TIMED_OUT"  # type: ignore[attr-defined]
     run = runs.describe_run(services, started.run_id)
