@@ -10,13 +10,14 @@ import socket
 import sys
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import boto3
 import requests
 from botocore.config import Config
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 from moto.server import ThreadedMotoServer
 
 import app as chalice_app
@@ -168,7 +169,7 @@ class LocalAws:
         }
         self._stack.enter_context(mock.patch.dict(os.environ, fake_credentials))
         if self.endpoint_port is None:
-            self._stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            self._stack.enter_context(mock_aws(config=cast(DefaultConfig, MOTO_CONFIG)))
         else:
             self._serve_endpoint()
         self._stack.enter_context(self.clock.installed())
@@ -210,11 +211,12 @@ class LocalAws:
 
     def _route_function_logs(self) -> None:
         """Send the functions' JSON logs to stderr, so stdout stays the command's own output."""
-        handler = function_logger.registered_handler
-        previous = (function_logger.log_level, handler.stream)
+        handler = cast(logging.StreamHandler, function_logger.registered_handler)  # Powertools logs to a stream
+        level, stream = function_logger.log_level, handler.stream
         function_logger.setLevel(self.function_log_level)
         handler.setStream(sys.stderr)
-        self._stack.callback(lambda: (function_logger.setLevel(previous[0]), handler.setStream(previous[1])))
+        self._stack.callback(handler.setStream, stream)
+        self._stack.callback(function_logger.setLevel, level)
 
     def _create_storage(self) -> None:
         s3 = self.client("s3")
