@@ -123,7 +123,7 @@ class SourceView(TypedDict):
 
 # "in" is a keyword, so this one takes the functional syntax.
 CountsView = TypedDict(
-    "CountsView", {"in": int | None, "valid": int | None, "invalid": int | None, "transformed": int | None, "written": int | None}
+    "CountsView", {"in": int | None, "valid": int | None, "invalid": int | None, "written": int | None}
 )
 
 
@@ -140,6 +140,7 @@ class RunView(TypedDict):
     transformed_at: str | None
     finished_at: str | None
     duration_seconds: float | None
+    records_transformed: int | None
     quarantine: str | None
     dlq_message_ids: list[str]
     reason: str | None
@@ -183,7 +184,6 @@ def run_view(item: RunItem | dict[str, Any]) -> RunView:
             "in": item.get(RECORDS_IN),
             "valid": item.get(RECORDS_VALID),
             "invalid": item.get(RECORDS_INVALID),
-            "transformed": item.get(RECORDS_TRANSFORMED),
             "written": item.get(RECORDS_WRITTEN),
         },
         started_at=started,
@@ -191,6 +191,7 @@ def run_view(item: RunItem | dict[str, Any]) -> RunView:
         transformed_at=_shown_time(item.get(TRANSFORMED_AT)),
         finished_at=finished,
         duration_seconds=_seconds_between(started, finished),
+        records_transformed=item.get(RECORDS_TRANSFORMED),
         quarantine=item.get(QUARANTINE),
         dlq_message_ids=sorted(item.get(DLQ_MESSAGE_IDS) or []),
         reason=item.get(REASON),

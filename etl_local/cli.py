@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
-from chalicelib.control.runs import RUN_STATUSES
 from chalicelib.datasets import DatasetRegistry
+from chalicelib.run_record import RUN_STATUSES
 from etl_local import views
 from etl_local.client import DEFAULT_API, ApiClient, ApiError
 

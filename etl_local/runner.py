@@ -8,14 +8,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib import run_record as r
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.history import timeline
 from chalicelib.identity import run_id_for
+from chalicelib.keys import raw_key
+from chalicelib.run_record import TERMINAL_STATUSES, run_view
 from chalicelib.storage.objects import split_s3_uri
 from chalicelib.storage.runs import RunStore
 from etl_local.emulation.world import LocalAws
 
-RUN_STATUSES = ("SUCCEEDED", "REJECTED", "FAILED")
 COPY_CHUNK_BYTES = 8 << 20
 
 
@@ -65,7 +67,7 @@ def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, re
     if dataset is None:
         raise UsageError(f"{path}: cannot tell the dataset from the file name; pass --dataset "
                          f"(known: {', '.join(registry.names())})")
-    bucket, key = world.names.raw_bucket, f"raw/{dataset}/{path.name}"
+    bucket, key = world.names.raw_bucket, raw_key(dataset, path.name)
     put = world.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     version = put.get("VersionId") or put["ETag"].strip('"')
     run_id = run_id_for(bucket, key, version)
@@ -77,29 +79,29 @@ def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, re
 def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> RunReport:
     sfn = world.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    record = RunStore(world.client("dynamodb"), world.names.runs_table).get(run_id) or {}
-    status = record.get("status", "FAILED")
-    if status not in RUN_STATUSES:  # the execution ended without recording an outcome
-        status = "FAILED"
-    outputs = _download_outputs(world, record.get("output_manifest"), out_dir)
-    quarantine = _download(world, record.get("quarantine"), out_dir)
+    item = RunStore(world.client("dynamodb"), world.names.runs_table).get(run_id)
+    run = run_view(item if item is not None else {r.RUN_ID: run_id})
+    status = run["status"]
+    if status not in TERMINAL_STATUSES:  # the execution ended without recording an outcome
+        status = r.FAILED
+    source, counts = run["source"], run["counts"]
     return RunReport(
         run_id=run_id,
         status=status,
-        dataset=record.get("dataset"),
-        source={"bucket": record.get("source_bucket"), "key": record.get("source_key"), "version": record.get("source_version")},
+        dataset=run["dataset"],
+        source={"bucket": source["bucket"], "key": source["key"], "version": source["version"]},
         execution_arn=execution_arn,
-        records_in=record.get("records_in", 0),
-        records_valid=record.get("records_valid", 0),
-        records_invalid=record.get("records_invalid", 0),
-        records_written=record.get("records_written", 0),
-        outputs=outputs,
-        quarantine=quarantine,
-        dlq_messages=len(record.get("dlq_message_ids", [])),
-        reason=record.get("reason"),
-        failed_state=record.get("failed_state"),
-        error=record.get("error"),
-        cause=record.get("cause"),
+        records_in=counts["in"] or 0,
+        records_valid=counts["valid"] or 0,
+        records_invalid=counts["invalid"] or 0,
+        records_written=counts["written"] or 0,
+        outputs=_download_outputs(world, (item or {}).get(r.OUTPUT_MANIFEST), out_dir),
+        quarantine=_download(world, run["quarantine"], out_dir),
+        dlq_messages=len(run["dlq_message_ids"]),
+        reason=run["reason"],
+        failed_state=run["failed_state"],
+        error=run["error"],
+        cause=run["cause"],
         states=[visit.to_dict() for visit in timeline(events)],
         alerts=_alerts(world),
     )
@@ -130,7 +132,7 @@ def _download_outputs(world: LocalAws, manifest_uri: str | None, out_dir: Path) 
 def _alerts(world: LocalAws) -> list[str]:
     """Subjects of the notifications published so far (drained from the local inbox queue)."""
     sqs = world.client("sqs")
-    subjects = []
+    subjects: list[str] = []
     while True:
         messages = sqs.receive_message(QueueUrl=world.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:

@@ -15,10 +15,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from chalicelib import steps
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.datasets.columns import output_schema
-from chalicelib.storage.runs import TTL_ATTRIBUTE, table_definition
+from chalicelib.keys import RAW_PREFIX
+from chalicelib.run_record import TTL_ATTRIBUTE
+from chalicelib.steps import API_HANDLER, FAILURE_HANDLER, PIPELINE_STEPS
+from chalicelib.storage.runs import table_definition
 from infra import permissions as p
 from infra.definition import ETL_DEFINITION, check_substitutions
 from infra.permissions import Grant, get_arn, policy_document, ref
@@ -26,14 +30,8 @@ from infra.permissions import Grant, get_arn, policy_document, ref
 APP = "serverless-etl"
 # Chalice logical id -> app.py function name, for the functions this stack completes.
 CHALICE_FUNCTIONS = {
-    "Ingest": "ingest",
-    "Validate": "validate",
-    "Transform": "transform",
-    "Output": "output",
-    "OnExecutionFailed": "on_execution_failed",
-    "APIHandler": "api_handler",
-}
-TASK_FUNCTIONS = ("Ingest", "Validate", "Transform", "Output")
+    steps.logical_id(name): name for name in (*(step.function for step in PIPELINE_STEPS), FAILURE_HANDLER, API_HANDLER)}
+TASK_FUNCTIONS = tuple(step.logical_id for step in PIPELINE_STEPS)
 PARTITION_KEYS = ("year", "month", "day", "hour")
 _PROJECTION_RANGES = {"year": ("2000,2100", "4"), "month": ("1,12", "2"), "day": ("1,31", "2"), "hour": ("0,23", "2")}
 ATHENA_RESULTS = "athena-results/"
@@ -97,7 +95,7 @@ def storage() -> dict[str, Any]:
             "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": ref(p.KEY)}},
         p.RAW: _bucket("raw", [
             # Versioned: expiry leaves a delete marker, so the old version goes a day later and the marker after it.
-            {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": "raw/",
+            {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": RAW_PREFIX,
              "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 30}], "ExpirationInDays": 365,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
@@ -134,7 +132,7 @@ def _table_properties() -> dict[str, Any]:
     }
 
 
-def _role(principal: str, grants: list[Grant], log_group: Any | None = None) -> dict[str, Any]:
+def _role(principal: str | dict[str, str], grants: list[Grant], log_group: Any | None = None) -> dict[str, Any]:
     statements = list(grants)
     if log_group is not None:
         statements.append(Grant(("logs:CreateLogStream", "logs:PutLogEvents"), (log_group,), "the function's own log group"))
@@ -200,7 +198,7 @@ def orchestration() -> dict[str, Any]:
     """State machine, its role and logs, and the rule that starts runs for new objects."""
     definition_text = ETL_DEFINITION.read_text()
     substitutions = {
-        **{f"{logical_id}FunctionArn": p.function_arn(CHALICE_FUNCTIONS[logical_id]) for logical_id in TASK_FUNCTIONS},
+        **{step.placeholder: p.function_arn(step.function) for step in PIPELINE_STEPS},
         "RunsTableName": ref(p.TABLE),
         "DeadLetterQueueUrl": ref(p.QUEUE),
         "AlertsTopicArn": ref(p.TOPIC),
@@ -225,7 +223,7 @@ def orchestration() -> dict[str, Any]:
         "StartRunRule": {"Type": "AWS::Events::Rule", "Properties": {
             "Description": "An object created under raw/ in the raw bucket starts a run",
             "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
-                             "detail": {"bucket": {"name": [ref(p.RAW)]}, "object": {"key": [{"prefix": "raw/"}]}}},
+                             "detail": {"bucket": {"name": [ref(p.RAW)]}, "object": {"key": [{"prefix": RAW_PREFIX}]}}},
             "Targets": [{"Id": "etl", "Arn": ref(p.MACHINE), "RoleArn": get_arn("StartRunRole")}],
         }},
     }

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
-from chalicelib.services import Services, default_services
+from chalicelib.services import Services
 from etl_local.emulation.world import LocalAws
 
 EVENTS = Path(__file__).parent / "events"
@@ -35,7 +35,7 @@ def world() -> Iterator[LocalAws]:
 
 @pytest.fixture
 def services(world: LocalAws) -> Services:
-    return default_services()
+    return world.services()
 
 
 def put_raw(world: LocalAws, key: str, body: bytes) -> dict[str, Any]:

@@ -7,8 +7,9 @@ import re
 import pytest
 
 from chalicelib import errors
-from chalicelib.failures import INGEST_STATE, REJECTED_ERROR
-from etl_local.emulation.world import PIPELINE_STEPS, LocalAws
+from chalicelib.failures import REJECTED_ERROR
+from chalicelib.steps import LAMBDA_RETRY, PIPELINE_STEPS
+from etl_local.emulation.world import LocalAws
 from infra.definition import ETL_DEFINITION, DefinitionError, placeholders, render
 
 TEMPLATE = ETL_DEFINITION.read_text()
@@ -29,7 +30,7 @@ def lambda_tasks():
 
 
 def test_every_placeholder_has_exactly_one_substitution_and_none_is_unused():
-    substitutions = LocalAws().definition_substitutions({step: f"arn-{step}" for step in PIPELINE_STEPS})
+    substitutions = LocalAws().definition_substitutions({step.function: f"arn-{step.function}" for step in PIPELINE_STEPS})
     assert placeholders(TEMPLATE) == set(substitutions)
     rendered = json.loads(render(TEMPLATE, substitutions))
     assert "${" not in json.dumps(rendered)
@@ -54,18 +55,13 @@ def test_jsonpath_only():
     assert all(s.get("QueryLanguage", "JSONPath") == "JSONPath" for _, s in all_states())
 
 
-def test_every_step_has_one_lambda_task():
-    names = {s["Parameters"]["FunctionName"] for _, s in lambda_tasks()}
-    assert names == {"${IngestFunctionArn}", "${ValidateFunctionArn}", "${TransformFunctionArn}", "${OutputFunctionArn}"}
-
-
-def test_lambda_tasks_retry_transient_errors_with_2_4_8_backoff_and_never_data_errors():
+def test_the_lambda_retry_policy_retries_transient_errors_with_2_4_8_backoff_and_never_data_errors():
+    # every Lambda task carries exactly this policy: tests/statemachine/test_contract.py
     data_errors = {cls.__name__ for cls in errors.DataError.__subclasses__()} | {errors.DataError.__name__}
-    for name, state in lambda_tasks():
-        [retry] = state["Retry"]
-        assert set(retry["ErrorEquals"]) == LAMBDA_RETRY_ERRORS, name
-        assert (retry["IntervalSeconds"], retry["BackoffRate"], retry["MaxAttempts"]) == (2, 2, 3), name
-        assert not data_errors & set(retry["ErrorEquals"])
+    assert set(LAMBDA_RETRY["ErrorEquals"]) == LAMBDA_RETRY_ERRORS
+    assert (LAMBDA_RETRY["IntervalSeconds"], LAMBDA_RETRY["BackoffRate"], LAMBDA_RETRY["MaxAttempts"]) == (2, 2, 3)
+    assert not data_errors & set(LAMBDA_RETRY["ErrorEquals"])
+    assert len(lambda_tasks()) == len(PIPELINE_STEPS)
 
 
 def test_no_state_catches_errors_so_failures_end_at_the_failed_state():
@@ -77,10 +73,6 @@ def test_no_state_catches_errors_so_failures_end_at_the_failed_state():
 def test_rejection_ends_in_the_data_error_the_failure_handler_ignores():
     rejected = DEFINITION["States"]["Rejected"]
     assert rejected["Type"] == "Fail" and rejected["Error"] == REJECTED_ERROR
-
-
-def test_states_named_in_code_exist():
-    assert INGEST_STATE in DEFINITION["States"] and DEFINITION["StartAt"] == INGEST_STATE
 
 
 def test_every_state_is_reachable_and_every_target_exists():

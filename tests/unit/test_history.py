@@ -87,9 +87,9 @@ def test_execution_failure_attributed_to_a_cancelled_sibling_does_not_hide_the_f
     assert failed_state(timeline(events)).name == "Output"
 
 
-def test_a_sibling_task_stopped_by_the_failure_is_not_the_failed_state():
-    # under load, the other branch's task is still running when Output fails, and fails too when stopped
-    events = [
+def both_branches_scheduled() -> list[dict]:
+    """WriteOutputs entered, Output (event 6) and RecordTransform (event 7) scheduled."""
+    return [
         event(1, "ExecutionStarted", 0, 0),
         event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
         event(3, "ParallelStateStarted", 2, 0),
@@ -97,6 +97,13 @@ def test_a_sibling_task_stopped_by_the_failure_is_not_the_failed_state():
         event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
         event(6, "TaskScheduled", 4, 0),
         event(7, "TaskScheduled", 5, 0),
+    ]
+
+
+def test_a_sibling_task_stopped_by_the_failure_is_not_the_failed_state():
+    # under load, the other branch's task is still running when Output fails, and fails too when stopped
+    events = [
+        *both_branches_scheduled(),
         event(8, "TaskFailed", 6, 1, error="KeyError", cause="k"),
         event(9, "TaskFailed", 7, 1, error="States.Runtime", cause="branch stopped"),
         event(10, "ExecutionFailed", 9, 1, error="KeyError", cause="k"),
@@ -133,13 +140,7 @@ def test_a_parallel_state_exits_after_its_branches():
 def test_a_parallel_sibling_waiting_out_a_retry_is_not_the_failed_state():
     # GIVEN RecordTransform throttled once and waiting to retry when Output fails for good
     events = [
-        event(1, "ExecutionStarted", 0, 0),
-        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
-        event(3, "ParallelStateStarted", 2, 0),
-        event(4, "TaskStateEntered", 3, 0, name="Output"),
-        event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
-        event(6, "TaskScheduled", 4, 0),
-        event(7, "TaskScheduled", 5, 0),
+        *both_branches_scheduled(),
         event(8, "TaskFailed", 7, 0.5, error="States.TaskFailed", cause="throttled"),
         event(9, "TaskFailed", 6, 1, error="RuntimeError", cause="output broke"),
         event(10, "ExecutionFailed", 9, 1, error="RuntimeError", cause="output broke"),
