@@ -10,31 +10,43 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionError,
-    IncompleteReadError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-)
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, IncompleteReadError
 
-# Error codes AWS returns for throttling and server-side faults; retrying helps.
-_TRANSIENT_CODES = frozenset(
+# What "try again" looks like, in one place.  Error codes: the union of botocore's standard retry
+# mode (throttling and transient codes) and the services' own 5xx codes; a test checks that none of
+# botocore's is missing.  Botocore retries these itself first; once they outlive its attempts, the
+# state machine's Retry (2/4/8 s) gets its turn through TransientError.
+TRANSIENT_ERROR_CODES = frozenset(
     {
+        # throttling
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        # server-side faults and timeouts
+        "RequestTimeout",
+        "RequestTimeoutException",
         "InternalError",
         "InternalServerError",
         "InternalFailure",
         "ServiceUnavailable",
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "RequestTimeout",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
     }
 )
+TRANSIENT_STATUS_CODES = frozenset({429, 500, 502, 503, 504})  # and any other 5xx
+# Connection failures, timeouts and bodies cut short: ConnectionError covers EndpointConnectionError,
+# ConnectTimeoutError, ProxyConnectionError; HTTPClientError covers ConnectionClosedError,
+# ReadTimeoutError, ResponseStreamingError.
+TRANSIENT_EXCEPTIONS: tuple[type[Exception], ...] = (ConnectionError, HTTPClientError, IncompleteReadError)
 
 
 class EtlError(Exception):
@@ -71,8 +83,8 @@ def transient_aws_errors(action: str) -> Iterator[None]:
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _TRANSIENT_CODES or status >= 500:
+        if code in TRANSIENT_ERROR_CODES or status in TRANSIENT_STATUS_CODES or status >= 500:
             raise TransientError(f"{action}: {code or status}: {error}") from error
         raise
-    except (ConnectionError, ReadTimeoutError, IncompleteReadError, ResponseStreamingError) as error:
+    except TRANSIENT_EXCEPTIONS as error:
         raise TransientError(f"{action}: {error}") from error
