@@ -24,7 +24,7 @@ import app as chalice_app
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN
 from chalicelib.observability import logger as function_logger
 from chalicelib.storage.runs import table_definition
-from etl_local.emulation import cloudformation, redrive
+from etl_local.emulation import cloudformation, redrive, s3_bodies
 from etl_local.emulation.bridge import LambdaBridge
 from etl_local.emulation.clock import VirtualClock
 from etl_local.emulation.events import EventBridgeBridge
@@ -177,6 +177,7 @@ class LocalAws:
         self._stack.enter_context(redrive.installed())
         self._stack.enter_context(self.events.installed())
         self._stack.enter_context(cloudformation.installed())
+        self._stack.enter_context(s3_bodies.installed())
         self._create_storage()
         functions = self._create_functions()
         self._create_state_machine(functions)

@@ -1,6 +1,7 @@
 """`etl serve` over real HTTP: upload through the local S3 endpoint, follow, fail, redrive and replay runs."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +125,23 @@ def test_serve_runs_uploads_and_redrives_and_replays_over_http(server, capsys):
     out, err = server.process.communicate(timeout=20)
     assert server.process.returncode == 0 and "stopped" in err
     assert "AWS endpoint  " + server.aws in out and "REST API      " + server.api in out
+
+
+def test_an_upload_sent_as_a_form_is_stored_whole_and_run(server):
+    # GIVEN a presigned URL from the API, and a gzip file PUT the way urllib (and curl -d) sends data: as a form
+    upload = server.post("/uploads", {"dataset": "transactions", "filename": "transactions.jsonl.gz"}).json()
+    body = gzip.compress((SAMPLES / "transactions.jsonl").read_bytes())
+    with urllib.request.urlopen(urllib.request.Request(upload["url"], data=body, method="PUT"), timeout=30) as response:
+        version = response.headers["x-amz-version-id"]
+
+    # THEN the object holds the file as sent
+    s3 = boto3.client("s3", endpoint_url=server.aws, region_name="us-east-1", aws_access_key_id="any", aws_secret_access_key="any")
+    stored = s3.get_object(Bucket=RAW_BUCKET, Key=upload["key"], VersionId=version)
+    assert (stored["Body"].read(), stored["ContentType"]) == (body, "application/x-www-form-urlencoded")
+
+    # AND the run it started read every record (and then met the server's injected Transform fault)
+    run = server.finished(run_id_for(RAW_BUCKET, upload["key"], version))
+    assert (run["status"], run["failed_state"], run["counts"]["in"], run["counts"]["valid"]) == ("FAILED", "Transform", 24, 24)
 
 
 def readme_walkthrough() -> str:
