@@ -8,9 +8,9 @@ from collections.abc import Callable
 from types import FrameType
 
 from chalice.config import Config
-from chalice.local import create_local_server
 
 import app as chalice_app
+from etl_local.api_server import local_api_server
 from etl_local.emulation.faults import Fault
 from etl_local.emulation.world import LocalAws
 
@@ -31,7 +31,7 @@ def serve(api_port: int, aws_port: int, faults: list[Fault], function_log_level:
     _stop_on_sigterm()
     with LocalAws(faults=faults, s3_trigger=True, endpoint_port=aws_port, function_log_level=function_log_level) as world:
         config = Config.create(chalice_stage="local", lambda_timeout=300, lambda_memory_size=256)
-        api = create_local_server(chalice_app.app, config, HOST, api_port)
+        api = local_api_server(chalice_app.app, config, HOST, api_port)
         thread = threading.Thread(target=api.server.serve_forever, name="etl-api", daemon=True)
         thread.start()
         announce(

@@ -18,6 +18,7 @@ import boto3
 import pytest
 import requests
 
+from chalicelib.api.documents import validator
 from chalicelib.identity import run_id_for
 from etl_local import cli
 from etl_local.emulation.world import free_port
@@ -142,6 +143,19 @@ def test_an_upload_sent_as_a_form_is_stored_whole_and_run(server):
     # AND the run it started read every record (and then met the server's injected Transform fault)
     run = server.finished(run_id_for(RAW_BUCKET, upload["key"], version))
     assert (run["status"], run["failed_state"], run["counts"]["in"], run["counts"]["valid"]) == ("FAILED", "Transform", 24, 24)
+
+
+def test_a_method_the_route_lacks_gets_405_with_the_api_error_and_allow(server):
+    for method, path, allowed in (("TRACE", "/runs", "GET, POST"), ("DELETE", "/runs?limit=1", "GET, POST"),
+                                  ("PUT", "/runs/some-run/redrive", "POST")):
+        response = requests.request(method, server.api + path, timeout=30)
+        assert (response.status_code, response.headers["Allow"]) == (405, allowed), (method, path, response.text)
+        assert response.headers["Content-Type"] == "application/json"
+        assert not list(validator("Error").iter_errors(response.json())) and response.json()["error"] == "method_not_allowed"
+    # AND the same connection carries the next request
+    with requests.Session() as session:
+        assert session.request("TRACE", server.api + "/health", data=b"ignored", timeout=30).status_code == 405
+        assert session.get(server.api + "/health", timeout=30).json() == {"status": "ok"}
 
 
 def readme_walkthrough() -> str:
