@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import run_record as r
+from chalicelib.control.reconcile import reconciled
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.history import timeline
 from chalicelib.identity import run_id_for
@@ -80,6 +81,8 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
     sfn = world.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
     item = RunStore(world.client("dynamodb"), world.names.runs_table).get(run_id)
+    if item is not None:  # the failure handler may have failed for good: the execution's end wins
+        item = reconciled(world.services(), item)
     run = run_view(item if item is not None else {r.RUN_ID: run_id})
     status = run["status"]
     if status not in TERMINAL_STATUSES:  # the execution ended without recording an outcome

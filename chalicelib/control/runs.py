@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 
 from chalicelib import run_record as r
 from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFoundError
+from chalicelib.control.reconcile import reconciled
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError
 from chalicelib.history import timeline
@@ -152,6 +153,7 @@ def _find_run(services: Services, run_id: str) -> tuple[RunView, str | None]:
     """The run as the API shows it (without outputs) and its manifest; 404 when neither record nor execution exists."""
     item = services.runs.get(run_id)
     if item is not None:
+        item = reconciled(services, item)
         return run_view(item), item.get(r.OUTPUT_MANIFEST)
     execution = services.executions.describe(services.executions.arn_of(run_id))
     if execution is None:
@@ -188,6 +190,7 @@ def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
     item = services.runs.get(run_id)
     if item is None:
         raise NotFoundError(f"no run {run_id!r}")
+    item = reconciled(services, item)
     status = item.get(r.STATUS)
     if status != r.REDRIVABLE_STATUS:
         hint = " (a data problem: fix the data or schema, then replay its dead-letter message)" if status == r.REJECTED else ""

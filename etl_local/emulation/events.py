@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
@@ -30,6 +30,9 @@ from moto.utilities.arns import parse_arn
 
 LOG = logging.getLogger(__name__)
 _BRIDGED_SERVICES = {"states", "lambda"}
+# AWS Lambda retries an asynchronous invocation that fails twice, about a minute and then two
+# minutes later, and then drops the event (or hands it to the function's on-failure destination).
+ASYNC_RETRY_DELAYS_SECONDS = (60.0, 120.0)
 
 
 def status_change_event(execution: dict[str, Any], account: str, region: str) -> dict[str, Any]:
@@ -72,9 +75,11 @@ def _aws_shaped(event: dict[str, Any]) -> dict[str, Any]:
 class EventBridgeBridge:
     """Delivers to state machine and Lambda targets; emits execution status events."""
 
-    def __init__(self) -> None:
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
         self._ended: Counter[str] = Counter()
         self._condition = threading.Condition()
+        self._sleep = sleep  # the world's virtual clock: retry delays move its time, not the test's
+        self.dropped: list[tuple[str, dict[str, Any]]] = []  # (function ARN, event) whose every attempt failed
 
     def deliver(self, target: dict[str, Any], event: dict[str, Any]) -> None:
         arn = parse_arn(target["Arn"])
@@ -84,10 +89,24 @@ class EventBridgeBridge:
                 # EventBridge names the executions it starts with a random id.
                 stepfunctions_backend(arn.account, arn.region).start_execution(target["Arn"], name=str(uuid.uuid4()), execution_input=payload)
             else:
-                function = lambda_backends[arn.account][arn.region].get_function(target["Arn"])
-                function.invoke(payload, {}, {})
+                self._invoke_asynchronously(target["Arn"], payload)
         except Exception:
             LOG.exception("EventBridge could not deliver to %s", target["Arn"])
+
+    def _invoke_asynchronously(self, function_arn: str, payload: str) -> None:
+        """Invoke as AWS Lambda invokes an event target: retried twice when the function fails."""
+        arn = parse_arn(function_arn)
+        function = lambda_backends[arn.account][arn.region].get_function(function_arn)
+        for delay in (*ASYNC_RETRY_DELAYS_SECONDS, None):
+            answer: dict[str, str] = {}
+            function.invoke(payload, {}, answer)
+            if "x-amz-function-error" not in answer:
+                return
+            if delay is None:
+                LOG.error("%s failed on every attempt; the event is dropped", function_arn)
+                self.dropped.append((function_arn, json.loads(payload)))
+                return
+            self._sleep(delay)
 
     def emit_status_change(self, communication: BaseExecutionWorkerCommunication) -> None:
         execution = communication.execution

@@ -23,6 +23,8 @@ from moto.server import ThreadedMotoServer
 import app as chalice_app
 from chalicelib.failures import FAILED_EXECUTIONS_PATTERN
 from chalicelib.observability import logger as function_logger
+from chalicelib.services import Services, default_services
+from chalicelib.steps import FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
 from etl_local.emulation import cloudformation, redrive, s3_bodies
 from etl_local.emulation.bridge import LambdaBridge
@@ -36,8 +38,7 @@ REGION = "us-east-1"
 # In-process calls cannot corrupt a body: skip the CRC32 botocore computes over every upload in Python.
 LOCAL_CLIENT_CONFIG = Config(request_checksum_calculation="when_required", response_checksum_validation="when_required")
 ACCOUNT = "123456789012"
-PIPELINE_STEPS = ("ingest", "validate", "transform", "output")
-FAILURE_HANDLER = "on_execution_failed"
+FUNCTIONS = (*(step.function for step in PIPELINE_STEPS), FAILURE_HANDLER)
 CHALICE_STAGE = "local"  # the stage of .chalice/config.json that names these resources
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}}
 
@@ -120,10 +121,10 @@ class LocalAws:
         self.names = names or ResourceNames()
         self.clock = VirtualClock(wait_scale)
         self.bridge = LambdaBridge(
-            {self.names.function(step): (step, getattr(chalice_app, step)) for step in (*PIPELINE_STEPS, FAILURE_HANDLER)},
+            {self.names.function(step): (step, getattr(chalice_app, step)) for step in FUNCTIONS},
             faults,
         )
-        self.events = EventBridgeBridge()
+        self.events = EventBridgeBridge(sleep=self.clock.sleep)
         self.s3_trigger = s3_trigger
         self.endpoint_port = endpoint_port
         self._stack = contextlib.ExitStack()
@@ -133,6 +134,10 @@ class LocalAws:
         self.inbox_url = ""
         self.topic_arn = ""
         self._clients: dict[str, Any] = {}
+
+    def services(self) -> Services:
+        """The functions' services, as an invocation in this world builds them."""
+        return default_services()
 
     def client(self, service: str) -> Any:
         """A boto3 client of the emulation: one per service, as building one takes tens of milliseconds."""
@@ -242,7 +247,7 @@ class LocalAws:
             archive.writestr("app.py", "# the bridge runs the real handlers in-process\n")
         arns = {}
         lam = self.client("lambda")
-        for step in (*PIPELINE_STEPS, FAILURE_HANDLER):
+        for step in FUNCTIONS:
             arns[step] = lam.create_function(
                 FunctionName=self.names.function(step),
                 Runtime="python3.12",
@@ -257,10 +262,7 @@ class LocalAws:
     def definition_substitutions(self, function_arns: dict[str, str]) -> dict[str, str]:
         """Values for the definition's placeholders, as ``DefinitionSubstitutions`` gives them on AWS."""
         return {
-            "IngestFunctionArn": function_arns["ingest"],
-            "ValidateFunctionArn": function_arns["validate"],
-            "TransformFunctionArn": function_arns["transform"],
-            "OutputFunctionArn": function_arns["output"],
+            **{step.placeholder: function_arns[step.function] for step in PIPELINE_STEPS},
             "RunsTableName": self.names.runs_table,
             "DeadLetterQueueUrl": self.queue_url,
             "AlertsTopicArn": self.topic_arn,

@@ -2,81 +2,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
-from chalice.test import Client
 
 import app
-from chalicelib.api.documents import validator
 from chalicelib.api.openapi import ROUTE_DOCS
 from etl_local.emulation.faults import Fault
-from etl_local.emulation.world import LocalAws
 from tests.conftest import SAMPLES
+from tests.functional.api_client import executions
 
 TRANSACTIONS = SAMPLES / "transactions.jsonl"
 WITH_ERRORS = SAMPLES / "transactions_with_errors.csv"
 MOSTLY_INVALID = SAMPLES / "rejected" / "transactions_mostly_invalid.jsonl"
-
-
-class Api:
-    """The API client plus the local AWS it talks to; checks every answer against its documented schema."""
-
-    def __init__(self, world: LocalAws, client: Client) -> None:
-        self.world, self.client = world, client
-
-    def call(self, method: str, path: str, body=None, raw: str | None = None):
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        response = getattr(self.client.http, method.lower())(path, headers={"content-type": "application/json"}, body=data)
-        route = path.split("?")[0]
-        template = next(t for (m, t) in ROUTE_DOCS if m == method and _matches(t, route))
-        schema = ROUTE_DOCS[(method, template)].all_responses.get(response.status_code)
-        assert schema is not None, f"{method} {path} answered {response.status_code}, which is not documented"
-        if schema:
-            errors = [e.message for e in validator(schema).iter_errors(response.json_body)]
-            assert not errors, f"{method} {path} ({response.status_code}) does not match {schema}: {errors}"
-        return response
-
-    def put(self, key: str, path=TRANSACTIONS) -> str:
-        return self.world.client("s3").put_object(Bucket=self.world.names.raw_bucket, Key=key, Body=path.read_bytes())["VersionId"]
-
-    def run(self, key: str, path=TRANSACTIONS) -> dict:
-        """Upload, start through the API, wait for the execution; return the finished run."""
-        self.put(key, path)
-        started = self.call("POST", "/runs", {"key": key}).json_body
-        self.world.wait(started["execution_arn"])
-        return self.call("GET", f"/runs/{started['run_id']}").json_body
-
-
-def _matches(template: str, path: str) -> bool:
-    t, p = template.strip("/").split("/"), path.strip("/").split("/")
-    return len(t) == len(p) and all(a == b or a.startswith("{") for a, b in zip(t, p))
-
-
-@pytest.fixture
-def api_factory():
-    with_world = []
-
-    def make(faults: list[Fault] | None = None) -> Api:
-        world = LocalAws(faults=faults).__enter__()
-        client = Client(app.app, stage_name="local").__enter__()
-        with_world.append((world, client))
-        return Api(world, client)
-
-    yield make
-    for world, client in reversed(with_world):
-        client.__exit__(None, None, None)
-        world.__exit__(None, None, None)
-
-
-@pytest.fixture
-def api(api_factory) -> Iterator[Api]:
-    return api_factory()
-
-
-def executions(api: Api) -> list[dict]:
-    return api.world.client("stepfunctions").list_executions(stateMachineArn=api.world.state_machine_arn)["executions"]
 
 
 # --- POST /runs -------------------------------------------------------------------------------
