@@ -40,6 +40,19 @@ def peek(services: Services, limit: int = 10) -> dict[str, Any]:
     return {"messages": [letter_view(m) for m in services.deadletters.peek(limit)]}
 
 
+def replay_token(letter: DeadLetter) -> str:
+    """What names the replay run: the message's content, not its id.
+
+    A state machine's retry after a lost SQS answer sends the same dead letter
+    twice; both copies name the same run, so replaying both starts one run (the
+    second finds it ``already_started``).  A replay that fails again sends a
+    letter of its own run, so replaying that one starts a new run.
+    """
+    body = letter.body
+    run_id = body.get("run_id")
+    return f"{body.get('kind') or 'letter'}-{run_id}" if run_id else letter.message_id
+
+
 def _replay_one(services: Services, letter: DeadLetter) -> dict[str, Any]:
     body, source = letter.body, letter.body.get("source")
     result: dict[str, Any] = {"message_id": letter.message_id, "replay_of": body.get("run_id")}
@@ -48,7 +61,7 @@ def _replay_one(services: Services, letter: DeadLetter) -> dict[str, Any]:
     try:
         started = start_run(
             services, source["key"], bucket=source["bucket"], dataset=body.get("dataset"), version=source.get("version"),
-            replay=letter.message_id, replay_of=body.get("run_id"),
+            replay=replay_token(letter), replay_of=body.get("run_id"),
         )
     except ControlError as error:
         return {**result, "outcome": "skipped", "error": error.code, "message": str(error)}
@@ -77,7 +90,7 @@ def replay(services: Services, message_ids: list[str] | None = None) -> dict[str
     -------
     dict
         ``results``: per message, ``outcome`` ``started``, ``already_started``
-        (a replay of this message had started before), ``skipped`` (kept in
+        (a replay of this message, or of a copy of it, had started before), ``skipped`` (kept in
         the queue, with ``error`` and ``message``) or ``not_found`` (not in the
         queue, or held by another replay for up to two minutes).
     """
