@@ -1,8 +1,8 @@
-"""The pipeline on one machine: moto's AWS emulation, the real state machine, the real functions.
+"""The pipeline on one machine, and the ``etl`` command.
 
-No AWS account, Docker or Java: moto's Step Functions interpreter runs
-``statemachines/etl.asl.json`` and every Lambda invocation is bridged to the
-Chalice function in this process.  See ``../shared/notes/local-aws.md`` for
-the moto behaviour this relies on; moto is pinned because the bridges patch
-its internals.
+No AWS account, Docker or Java: the AWS emulation (:mod:`etl_local.emulation`, moto with the
+pipeline's patches) runs ``statemachines/etl.asl.json`` with every Lambda invocation bridged
+to the Chalice function in this process.  Beside it: ``etl run`` (:mod:`etl_local.runner`),
+``etl serve`` (:mod:`etl_local.serve`), and the client of a deployed or local API
+(:mod:`etl_local.client`) that the ``etl`` command (:mod:`etl_local.cli`) drives.
 """
