@@ -87,6 +87,11 @@ def run_id_of(source: SourceRef, replay: str | None = None) -> str:
     return run_id_for(source["bucket"], source["key"], source["version"] or source["etag"] or "", replay)
 
 
+def version_tag(version: str | None, etag: str | None) -> str:
+    """Short stable id of one version of a source (its version id, else its ETag), used to name its outputs."""
+    return _digest(version or etag or "")[:12]
+
+
 def source_id_for(bucket: str, key: str) -> str:
     """Stable id of a source key across versions, used to name its outputs."""
     return _digest(bucket, key)[:16]

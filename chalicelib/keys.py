@@ -36,7 +36,22 @@ def quarantine_key(run: RunRef) -> str:
     return f"{QUARANTINE_ROOT}/{run['dataset']}/{run['run_id']}.jsonl"
 
 
-def manifest_key(dataset: str, source_id: str) -> str:
+def manifest_prefix(dataset: str, source_id: str) -> str:
+    """Where the manifests of every version of one source key are: one per version it published."""
+    return f"{MANIFEST_ROOT}/{dataset}/{source_id}/"
+
+
+def manifest_key(dataset: str, source_id: str, version_tag: str) -> str:
+    return f"{manifest_prefix(dataset, source_id)}{version_tag}.json"
+
+
+def version_tag_of(manifest: str) -> str:
+    """The version tag a :func:`manifest_key` names."""
+    return manifest.rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def legacy_manifest_key(dataset: str, source_id: str) -> str:
+    """The one manifest per source key that outputs had before each version got its own."""
     return f"{MANIFEST_ROOT}/{dataset}/{source_id}.json"
 
 

@@ -69,10 +69,19 @@ class TransformResult(TypedDict):
 
 
 class OutputResult(TypedDict):
+    """What Output published (all 0 and no manifest when the run was superseded)."""
+
     records_written: int
     files: int
     partitions: int
-    manifest: str
+    manifest: str | None
+
+
+class Publication(TypedDict):
+    """Whether a newer version of the key had published first, so this run removed what it wrote."""
+
+    superseded: bool
+    reason: str | None
 
 
 class IngestState(TypedDict):
@@ -90,6 +99,7 @@ class TransformedState(ValidatedState):
 
 class OutputState(TransformedState):
     output: OutputResult
+    publication: Publication
 
 
 class IngestEvent(TypedDict):

@@ -95,14 +95,15 @@ class RunItem(TypedDict, total=False):
 ATTRIBUTES: Final = frozenset(RunItem.__annotations__)
 
 # --- statuses -------------------------------------------------------------------------------------
-RunStatus = Literal["RUNNING", "WRITING", "SUCCEEDED", "REJECTED", "FAILED"]
+RunStatus = Literal["RUNNING", "WRITING", "SUCCEEDED", "REJECTED", "FAILED", "SUPERSEDED"]
 RUNNING: Final = "RUNNING"
 WRITING: Final = "WRITING"  # transformed; Output is writing the Parquet files
 SUCCEEDED: Final = "SUCCEEDED"
 REJECTED: Final = "REJECTED"  # a data problem: not redrivable, replay once the data is fixed
 FAILED: Final = "FAILED"  # redrivable from the failed state
-RUN_STATUSES: Final[tuple[RunStatus, ...]] = (RUNNING, WRITING, SUCCEEDED, REJECTED, FAILED)
-TERMINAL_STATUSES: Final[tuple[RunStatus, ...]] = (SUCCEEDED, REJECTED, FAILED)
+SUPERSEDED: Final = "SUPERSEDED"  # a newer version of the key published first; this run removed its files
+RUN_STATUSES: Final[tuple[RunStatus, ...]] = (RUNNING, WRITING, SUCCEEDED, REJECTED, FAILED, SUPERSEDED)
+TERMINAL_STATUSES: Final[tuple[RunStatus, ...]] = (SUCCEEDED, REJECTED, FAILED, SUPERSEDED)
 REDRIVABLE_STATUS: Final = FAILED
 
 

@@ -24,11 +24,12 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_REJECTED = 3
 EXIT_FAILED = 4
-EXIT_CODES = {"SUCCEEDED": EXIT_SUCCEEDED, "REJECTED": EXIT_REJECTED, "FAILED": EXIT_FAILED}
+# A run a newer version of its key superseded did what it should (the newer one's data stands): success.
+EXIT_CODES = {"SUCCEEDED": EXIT_SUCCEEDED, "SUPERSEDED": EXIT_SUCCEEDED, "REJECTED": EXIT_REJECTED, "FAILED": EXIT_FAILED}
 
 RUN_EPILOG = f"""\
 exit status:
-  {EXIT_SUCCEEDED}  every run SUCCEEDED (invalid records, if any, were quarantined)
+  {EXIT_SUCCEEDED}  every run SUCCEEDED (invalid records, if any, were quarantined) or was SUPERSEDED by a newer version
   {EXIT_ERROR}  the local runtime itself failed
   {EXIT_USAGE}  usage error (bad option, missing file, dataset not inferable)
   {EXIT_REJECTED}  a run was REJECTED: too many invalid records, or an unusable file

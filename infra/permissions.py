@@ -91,10 +91,13 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects"),
     ],
     "output": [
-        Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS), "transformed batches; the source's previous manifest"),
-        Grant(("s3:ListBucket",), (PROCESSED_BUCKET_ARN,), "ObjectStore.get_json: a missing manifest answers 404, not 403"),
+        Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS), "transformed batches; the manifests of the key's versions"),
+        Grant(("s3:ListBucket",), (PROCESSED_BUCKET_ARN,),
+              "publish: the key's manifests (ObjectStore.list_keys); a missing manifest answers 404, not 403"),
+        Grant(("s3:ListBucketVersions",), (RAW_BUCKET_ARN,), "publish: which version of the source key is newest"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (PROCESSED_OBJECTS, MANIFEST_OBJECTS), "Parquet files; the manifest"),
-        Grant(("s3:DeleteObject",), (PROCESSED_OBJECTS,), "files an earlier version wrote that this one does not"),
+        Grant(("s3:DeleteObject",), (PROCESSED_OBJECTS, MANIFEST_OBJECTS),
+              "publish: files and manifests of older versions, or this run's own when a newer version published"),
         _kms("SSE-KMS objects"),
     ],
     "on_execution_failed": [

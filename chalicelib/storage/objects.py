@@ -126,6 +126,27 @@ class ObjectStore:
             raise
         return json.loads(body)
 
+    def versions_newest_first(self, bucket: str, key: str) -> list[tuple[str | None, str]]:
+        """``(version id, ETag)`` of every version of ``key``, newest first (``None`` ids: an unversioned bucket).
+
+        S3 lists a key's versions in the order they were written, which is the
+        order the pipeline's outputs must follow; delete markers are not versions
+        of any content and are left out.
+        """
+        versions: list[tuple[str | None, str]] = []
+        with transient_aws_errors(f"list versions of s3://{bucket}/{key}"):
+            for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+                versions += [(None if v["VersionId"] == "null" else v["VersionId"], v["ETag"].strip('"'))
+                             for v in page.get("Versions", []) if v["Key"] == key]
+        return versions
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        keys: list[str] = []
+        with transient_aws_errors(f"list s3://{bucket}/{prefix}"):
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
+
     def delete(self, bucket: str, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             chunk = [{"Key": k} for k in keys[start : start + 1000]]

@@ -39,6 +39,8 @@ def needed(world: LocalAws, service: str, operation: str, params: dict[str, Any]
         bucket = params["Bucket"]
         if operation in ("ListObjectsV2", "ListObjects"):
             return [("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
+        if operation == "ListObjectVersions":
+            return [("s3:ListBucketVersions", f"arn:aws:s3:::{bucket}")]
         keys = [o["Key"] for o in params["Delete"]["Objects"]] if operation == "DeleteObjects" else [params["Key"]]
         action = S3_ACTIONS[operation]
         if action == "s3:GetObject" and params.get("VersionId"):

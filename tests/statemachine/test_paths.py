@@ -50,7 +50,7 @@ def test_success_writes_parquet_records_the_run_and_notifies(execute):
     names = state_names(report)
     assert names[:6] == ["Ingest", "IngestOutcome", "Validate", "ValidationOutcome", "Transform", "WriteOutputs"]
     assert set(names[6:8]) == {"Output", "RecordTransform"}  # parallel branches, in either order
-    assert names[8:] == ["RecordSuccess", "NotifySuccess", "Succeeded"]
+    assert names[8:] == ["PublicationOutcome", "RecordSuccess", "NotifySuccess", "Succeeded"]
     assert report.records_in == report.records_valid == report.records_written == 24
     assert report.records_invalid == 0 and report.quarantine is None and report.dlq_messages == 0
     assert sorted(processed_objects(world)) == sorted(

@@ -12,7 +12,7 @@ from chalicelib.errors import IntegrityError
 from chalicelib.output import output
 from chalicelib.output.partitions import HourlyParquetWriter, partition_directory
 from tests.conftest import put_raw
-from tests.dataplane import run_stages
+from tests.dataplane import run_stages, run_until_output
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:o"
 
@@ -25,6 +25,21 @@ def record(i: int, hour: int) -> str:
 def processed_keys(world) -> list[str]:
     listing = world.client("s3").list_objects_v2(Bucket=world.names.processed_bucket, Prefix="processed/")
     return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def rows(world, keys: list[str]) -> list[str]:
+    """The transaction ids the Parquet files hold, sorted."""
+    s3 = world.client("s3")
+    ids: list[str] = []
+    for key in keys:
+        body = s3.get_object(Bucket=world.names.processed_bucket, Key=key)["Body"].read()
+        ids += pq.read_table(pa.BufferReader(body)).column("transaction_id").to_pylist()
+    return sorted(ids)
+
+
+def manifest_files(world, state) -> list[str]:
+    bucket, key = state["output"]["manifest"].removeprefix("s3://").split("/", 1)
+    return json.loads(world.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())["files"]
 
 
 def test_output_writes_hourly_partitions_of_snappy_parquet(world, services, tmp_path):
@@ -45,18 +60,46 @@ def test_output_writes_hourly_partitions_of_snappy_parquet(world, services, tmp_
     assert "year" not in parquet.schema_arrow.names  # partition values live in the path only
 
 
-def test_rerun_of_the_same_key_overwrites_and_removes_stale_partitions(world, services):
+def test_a_new_version_of_the_key_replaces_the_old_ones_files_and_stale_partitions(world, services):
     # GIVEN a first version spanning hours 08 and 09
     run_stages(services, put_raw(world, "raw/transactions/t.jsonl", (record(1, 8) + "\n" + record(2, 9) + "\n").encode()), EXECUTION)
     first = processed_keys(world)
     # WHEN a corrected version of the same key lands, spanning hours 09 and 10
     run_stages(services, put_raw(world, "raw/transactions/t.jsonl", (record(2, 9) + "\n" + record(3, 10) + "\n").encode()), EXECUTION + "2")
     second = processed_keys(world)
-    # THEN the hour-09 file kept its name (overwritten), hour 08 is gone, nothing is duplicated
-    assert len(first) == len(second) == 2
-    assert first[1] == second[0] and "hour=09" in first[1]
-    assert not any("hour=08" in key for key in second)
-    assert any("hour=10" in key for key in second)
+    # THEN its files replaced the first version's: hour 08 is gone, hour 09 holds one file, nothing is duplicated
+    # (each version names its own files, so two versions processed at once never write the same object)
+    assert len(first) == len(second) == 2 and not set(first) & set(second)
+    assert [key.split("/")[5] for key in second] == ["hour=09", "hour=10"]
+    assert rows(world, second) == ["t2", "t3"]
+
+
+def test_a_retried_output_overwrites_its_own_files(world, services):
+    state = run_until_output(services, put_raw(world, "raw/transactions/t.jsonl", (record(1, 8) + "\n" + record(2, 9) + "\n").encode()),
+                             EXECUTION)
+    first = output(state, services)
+    again = output(state, services)
+    assert processed_keys(world) == sorted(manifest_files(world, again))
+    assert first["output"] == again["output"] and len(processed_keys(world)) == 2
+
+
+@pytest.mark.parametrize("newer_finishes_first", [True, False], ids=["newer first", "older first"])
+def test_racing_versions_of_a_key_end_with_the_newer_ones_data(world, services, newer_finishes_first):
+    # GIVEN a big old version and a small new version of one key, both transformed (their runs overlap)
+    key = "raw/transactions/x.jsonl"
+    old = run_until_output(services, put_raw(world, key, "".join(record(i, 8 + i % 3) + "\n" for i in range(1, 31)).encode()), EXECUTION)
+    new = run_until_output(services, put_raw(world, key, (record(100, 12) + "\n").encode()), EXECUTION + "new")
+    # WHEN their Outputs finish in either order
+    first, second = (new, old) if newer_finishes_first else (old, new)
+    results = {id(state): output(state, services) for state in (first, second)}
+    # THEN only the newer version's records are in processed/, and a late old run says it was superseded
+    assert rows(world, processed_keys(world)) == ["t100"]
+    old_result = results[id(old)]
+    assert old_result["publication"]["superseded"] is newer_finishes_first
+    if newer_finishes_first:
+        assert old_result["output"] == {"records_written": 0, "files": 0, "partitions": 0, "manifest": None}
+        assert "newer version" in old_result["publication"]["reason"]
+    assert results[id(new)]["publication"] == {"superseded": False, "reason": None}
 
 
 def test_other_sources_in_the_same_partition_are_untouched(world, services):
