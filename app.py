@@ -2,7 +2,9 @@
 
 Step Functions invokes ingest, validate, transform and output with the run's
 state (references and counts, never records); an EventBridge rule on failed,
-timed-out and aborted executions invokes on_execution_failed.  The REST API
+timed-out and aborted executions invokes on_execution_failed (the rule is the
+deployment's, infra/delivery.py, so that it carries a retry policy, a dead-letter
+queue and an on-failure destination, which Chalice's own rules cannot).  The REST API
 (blueprints in chalicelib/api/) starts, lists, inspects and redrives runs and
 replays dead letters.
 """
@@ -11,13 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice
-from chalice.app import CloudWatchEvent
 
 from chalicelib.api.catalog import catalog_api
 from chalicelib.api.deadletters import dlq_api
 from chalicelib.api.responses import refuse_web_pages
 from chalicelib.api.runs import runs_api
-from chalicelib.failures import FAILED_EXECUTIONS_PATTERN, record_failure
+from chalicelib.failures import record_failure
 from chalicelib.ingest import ingest as ingest_stage
 from chalicelib.observability import log_stage_result, logger
 from chalicelib.output import output as output_stage
@@ -62,14 +63,9 @@ def output(event: dict[str, Any], context: Any) -> OutputState:
     return log_stage_result(OUTPUT.function, output_stage(parse_payload(event, TransformedState), default_services()))
 
 
-@app.on_cw_event(FAILED_EXECUTIONS_PATTERN, name=FAILURE_HANDLER)
-def on_execution_failed(event: CloudWatchEvent) -> dict[str, Any]:
-    return _handle_execution_failure(event.to_dict(), event.context)
-
-
-# Chalice hands event handlers one object; Powertools wants (event, context).
+@app.lambda_function(name=FAILURE_HANDLER)
 @logger.inject_lambda_context(clear_state=True)
-def _handle_execution_failure(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def on_execution_failed(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = record_failure(event, default_services())
     if result["action"] != "ignored":
         logger.warning("run failed", extra=result)

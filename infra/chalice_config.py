@@ -13,6 +13,10 @@ from typing import Any
 from infra.chalice_project import read_config
 from infra.template import CHALICE_FUNCTIONS, TASK_FUNCTIONS, function_environment
 
+
+class MissingOutputs(LookupError):
+    """The stack lacks outputs the stage needs (not the resources stack, or not finished)."""
+
 # The stack output holding the value of each environment variable that references a resource.
 _OUTPUT_OF_RESOURCE = {
     "RawBucket": "RawBucketName",
@@ -28,8 +32,23 @@ def _value(expression: Any, outputs: dict[str, str]) -> str:
     return outputs[_OUTPUT_OF_RESOURCE[expression["Ref"]]] if isinstance(expression, dict) else expression
 
 
+def required_outputs() -> list[str]:
+    """The outputs :func:`stage_config` reads."""
+    return sorted({*_OUTPUT_OF_RESOURCE.values(), *(f"{logical_id}RoleArn" for logical_id in CHALICE_FUNCTIONS)})
+
+
 def stage_config(outputs: dict[str, str]) -> dict[str, Any]:
-    """The stage section of ``.chalice/config.json`` for a deployed resources stack."""
+    """The stage section of ``.chalice/config.json`` for a deployed resources stack.
+
+    Raises
+    ------
+    MissingOutputs
+        Naming every output the stack lacks.
+    """
+    missing = [key for key in required_outputs() if key not in outputs]
+    if missing:
+        raise MissingOutputs(f"the stack has no output {', '.join(missing)} (is it the resources stack, "
+                             "deployed with `etl deploy --resources-only`, and complete?)")
     shared = {k: _value(v, outputs) for k, v in function_environment("APIHandler").items()}
     functions: dict[str, Any] = {}
     for logical_id, name in CHALICE_FUNCTIONS.items():

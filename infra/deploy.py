@@ -1,17 +1,20 @@
-"""``etl deploy`` / ``etl destroy``: the packaged stack, deployed through CloudFormation.
+"""``etl deploy`` / ``etl destroy``: the packaged stack, or the resources stack, deployed through CloudFormation.
 
 The SAM template from :func:`infra.package.package` is expanded here with AWS's own
 translator (``aws-sam-translator``), so the same plain CloudFormation goes to AWS and to an
 endpoint without the SAM transform (moto).  The code and the template travel through an
-artefact bucket (the template is larger than CloudFormation takes inline).
+artefact bucket (the template is larger than CloudFormation takes inline).  With
+``resources_only``, the stack is :func:`infra.template.resources_template`'s, for the
+``chalice deploy`` path: no code, and the parts that name the functions once they exist.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,35 +23,52 @@ from unittest import mock
 import boto3
 from botocore.exceptions import ClientError, WaiterError
 
-from infra.package import package
+from chalicelib.steps import FAILURE_HANDLER
+from infra.naming import APP
+from infra.template import FUNCTIONS_DEPLOYED, chalice_function_name, resources_template
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+KEY_DELETION_DAYS = 7
 
 
 class DeployError(RuntimeError):
     """The stack could not be created, updated or deleted; the message says why."""
 
 
-def stack_name(stage: str) -> str:
-    return f"serverless-etl-{stage}"
+def stack_name(stage: str, resources_only: bool = False) -> str:
+    """``serverless-etl-<stage>``, or ``serverless-etl-<stage>-resources`` for the ``chalice deploy`` path."""
+    return f"{APP}-{stage}-resources" if resources_only else f"{APP}-{stage}"
+
+
+def stack_tags(stage: str) -> list[dict[str, str]]:
+    """Cost-allocation tags of the stack; CloudFormation copies them to every resource it tags."""
+    return [{"Key": "app", "Value": APP}, {"Key": "stage", "Value": stage}, {"Key": "component", "Value": "pipeline"}]
 
 
 @dataclass(frozen=True)
 class _Aws:
-    """Clients for one region, at AWS or at another endpoint (which takes any key)."""
+    """Clients for one region, at AWS or at another endpoint (``--endpoint-url``, else ``AWS_ENDPOINT_URL``)."""
 
     region: str
     endpoint_url: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def local(self) -> bool:
+        """At an endpoint other than AWS (which takes any key and answers at once)."""
+        return bool(self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
 
     @cached_property
     def _session(self) -> boto3.session.Session:
         session = boto3.session.Session(region_name=self.region)
-        if self.endpoint_url and session.get_credentials() is None:
+        if self.local and session.get_credentials() is None:
             session = boto3.session.Session(region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local")
         return session
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint_url)
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint_url)
+        return self._clients[service]
 
     @cached_property
     def account(self) -> str:
@@ -56,7 +76,7 @@ class _Aws:
 
 
 def artefact_bucket_name(stage: str, account: str, region: str) -> str:
-    return f"serverless-etl-{stage}-artefacts-{account}-{region}"
+    return f"{APP}-{stage}-artefacts-{account}-{region}"
 
 
 def _artefact_bucket(s3: Any, account: str, region: str, stage: str) -> str:
@@ -93,48 +113,66 @@ def translate(sam: dict[str, Any], region: str) -> dict[str, Any]:
         return transform(sam, {}, NoManagedPolicies())
 
 
+def _packaged_template(aws: _Aws, stage: str, out: Path, bucket: str, with_dependencies: bool) -> dict[str, Any]:
+    from infra.package import package  # Chalice's packaging: only the single stack needs it
+
+    sam = json.loads(package(stage, out, region=aws.region, with_dependencies=with_dependencies).read_text())
+    code_key = _upload(aws.client("s3"), bucket, out / "deployment.zip", ".zip")
+    for resource in sam["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = {"Bucket": bucket, "Key": code_key}
+    return translate(sam, aws.region)
+
+
+def _functions_deployed(aws: _Aws, stage: str) -> bool:
+    """Whether ``chalice deploy`` has made this stage's functions (the failure handler stands for them)."""
+    try:
+        aws.client("lambda").get_function(FunctionName=chalice_function_name(FAILURE_HANDLER).replace("${Stage}", stage))
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
 def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dependencies: bool = True,
-           alert_email: str = "") -> dict[str, str]:
-    """Package, upload, create or update the stack ``serverless-etl-<stage>``; return its outputs."""
+           alert_email: str = "", resources_only: bool = False) -> dict[str, str]:
+    """Create or update the stack (the packaged one, or the resources stack); return its outputs."""
     aws = _Aws(region, endpoint_url)
+    s3, cfn = aws.client("s3"), aws.client("cloudformation")
+    name = stack_name(stage, resources_only)
     with tempfile.TemporaryDirectory(prefix="etl-deploy-") as scratch:
-        s3, cfn = aws.client("s3"), aws.client("cloudformation")
-        out = Path(scratch)
-        sam = json.loads(package(stage, out, region=region, with_dependencies=with_dependencies).read_text())
         bucket = _artefact_bucket(s3, aws.account, region, stage)
-        code_key = _upload(s3, bucket, out / "deployment.zip", ".zip")
-        for resource in sam["Resources"].values():
-            if resource["Type"] == "AWS::Serverless::Function":
-                resource["Properties"]["CodeUri"] = {"Bucket": bucket, "Key": code_key}
+        out = Path(scratch)
+        body = resources_template(stage) if resources_only else _packaged_template(aws, stage, out, bucket, with_dependencies)
         template = out / "template.json"
-        template.write_text(json.dumps(translate(sam, region)))
-        template_key = _upload(s3, bucket, template, ".json")
-        if endpoint_url:  # moto reads the bucket from an S3 host name
-            template_url = f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}"
+        template.write_text(json.dumps(body))
+        # Path-style: what S3 serves at AWS and at a local endpoint alike.
+        template_url = f"{s3.meta.endpoint_url}/{bucket}/{_upload(s3, bucket, template, '.json')}"
+    status = _stack_status(cfn, name)
+    if status in {"ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"}:  # a failed first create: only deletion helps
+        cfn.delete_stack(StackName=name)
+        _wait(aws, "stack_delete_complete", name)
+        status = None
+    parameters = [{"ParameterKey": "Stage", "ParameterValue": stage},
+                  {"ParameterKey": "AlertEmail", "ParameterValue": alert_email} if alert_email or status is None else
+                  {"ParameterKey": "AlertEmail", "UsePreviousValue": True}]
+    if resources_only:
+        parameters.append({"ParameterKey": FUNCTIONS_DEPLOYED, "ParameterValue": str(_functions_deployed(aws, stage)).lower()})
+    arguments = {"StackName": name, "TemplateURL": template_url, "Capabilities": CAPABILITIES,
+                 "Parameters": parameters, "Tags": stack_tags(stage)}
+    try:
+        if status is None:
+            # Retained resources (buckets, table, key) are removed too if the very first create fails.
+            cfn.create_stack(**arguments, RetainExceptOnCreate=True)
+            _wait(aws, "stack_create_complete", name)
         else:
-            template_url = f"{s3.meta.endpoint_url}/{bucket}/{template_key}"
-        name = stack_name(stage)
-        status = _stack_status(cfn, name)
-        if status in {"ROLLBACK_COMPLETE", "REVIEW_IN_PROGRESS"}:  # a failed first create: only deletion helps
-            cfn.delete_stack(StackName=name)
-            _wait(cfn, "stack_delete_complete", name, endpoint_url)
-            status = None
-        email = {"ParameterKey": "AlertEmail", "ParameterValue": alert_email} if alert_email or status is None else {
-            "ParameterKey": "AlertEmail", "UsePreviousValue": True}
-        arguments = {"StackName": name, "TemplateURL": template_url, "Capabilities": CAPABILITIES,
-                     "Parameters": [{"ParameterKey": "Stage", "ParameterValue": stage}, email]}
-        try:
-            if status is None:
-                # Retained resources (buckets, table, key) are removed too if the very first create fails.
-                cfn.create_stack(**arguments, RetainExceptOnCreate=True)
-                _wait(cfn, "stack_create_complete", name, endpoint_url)
-            else:
-                cfn.update_stack(**arguments, RetainExceptOnCreate=True)
-                _wait(cfn, "stack_update_complete", name, endpoint_url)
-        except ClientError as error:
-            if "No updates are to be performed" not in str(error):
-                raise DeployError(f"{name}: {error}") from error
-        return outputs(name, region=region, endpoint_url=endpoint_url)
+            cfn.update_stack(**arguments, RetainExceptOnCreate=True)
+            _wait(aws, "stack_update_complete", name)
+    except ClientError as error:
+        if "No updates are to be performed" not in str(error):
+            raise DeployError(f"{name}: {error}") from error
+    return outputs(name, region=region, endpoint_url=endpoint_url)
 
 
 def _stack_status(cfn: Any, name: str) -> str | None:
@@ -148,9 +186,10 @@ def _stack_status(cfn: Any, name: str) -> str | None:
     return None if status == "DELETE_COMPLETE" else status
 
 
-def _wait(cfn: Any, waiter: str, name: str, endpoint_url: str | None) -> None:
+def _wait(aws: _Aws, waiter: str, name: str) -> None:
+    cfn = aws.client("cloudformation")
     try:
-        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 2 if endpoint_url else 15, "MaxAttempts": 240})
+        cfn.get_waiter(waiter).wait(StackName=name, WaiterConfig={"Delay": 2 if aws.local else 15, "MaxAttempts": 240})
     except WaiterError as error:
         raise DeployError(f"{name}: {_failure(cfn, name) or error}") from error
 
@@ -167,6 +206,119 @@ def _failure(cfn: Any, name: str) -> str | None:
     return "; ".join(f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in failed[:3]) or None
 
 
+@dataclass
+class Teardown:
+    """What ``etl destroy`` removed, and what it kept (the retained data, unless asked to delete it)."""
+
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def retained_resources(stage: str, account: str, region: str) -> dict[str, tuple[str, str]]:
+    """Logical id -> (type, physical name) of what the stack keeps when deleted (``DeletionPolicy: Retain``).
+
+    Names follow from the template (``Fn::Sub`` over stage, account and region), so they are
+    known after the stack is gone; the key, which has no name, is found by its tags.
+    """
+    values = {"Stage": stage, "AWS::AccountId": account, "AWS::Region": region}
+    kept = {}
+    for logical_id, resource in resources_template(stage)["Resources"].items():
+        if resource.get("DeletionPolicy") != "Retain":
+            continue
+        properties = resource.get("Properties", {})
+        named = next((properties[k] for k in ("BucketName", "TableName", "BackupVaultName") if k in properties), None)
+        physical = re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], named["Fn::Sub"]) if isinstance(named, dict) else ""
+        kept[logical_id] = (resource["Type"], physical)
+    return kept
+
+
+def destroy(stage: str, *, region: str, endpoint_url: str | None = None, delete_data: bool = False,
+            resources_only: bool = False) -> Teardown:
+    """Delete the stack; with ``delete_data``, also empty and delete the buckets (and the artefacts), delete
+    the run table and schedule the key's deletion, which the stack keeps, whether or not the stack is still there."""
+    aws = _Aws(region, endpoint_url)
+    cfn, name, teardown = aws.client("cloudformation"), stack_name(stage, resources_only), Teardown()
+    retained = retained_resources(stage, aws.account, region)
+    physical: dict[str, str] = {}
+    if _stack_status(cfn, name) is not None:
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"]
+                    for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+                    for r in page["StackResourceSummaries"]}
+        cfn.delete_stack(StackName=name)
+        _wait(aws, "stack_delete_complete", name)
+        teardown.removed.append(f"stack {name}")
+    for logical_id, (kind, default_name) in retained.items():
+        resource = _Retained(aws, kind, physical.get(logical_id) or default_name or _key_of(aws, stage))
+        if not resource.name or not resource.exists():
+            continue
+        if delete_data:
+            teardown.removed.append(resource.delete())
+        else:
+            teardown.kept.append(resource.describe())
+    if delete_data and _Retained(aws, "AWS::S3::Bucket", artefact_bucket_name(stage, aws.account, region)).exists():
+        teardown.removed.append(_Retained(aws, "AWS::S3::Bucket", artefact_bucket_name(stage, aws.account, region)).delete())
+    return teardown
+
+
+def _key_of(aws: _Aws, stage: str) -> str:
+    """The stage's customer-managed key that is not yet scheduled for deletion, found by its tags ("" if none)."""
+    kms = aws.client("kms")
+    for page in kms.get_paginator("list_keys").paginate():
+        for key in page["Keys"]:
+            try:
+                tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])}
+                state = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyState"]
+            except ClientError:  # keys of other services or accounts: not ours to read
+                continue
+            if tags.get("app") == APP and tags.get("stage") == stage and state != "PendingDeletion":
+                return key["KeyId"]
+    return ""
+
+
+@dataclass
+class _Retained:
+    """One resource the stack keeps: a bucket, the run table, the key, the backup vault."""
+
+    aws: _Aws
+    kind: str
+    name: str
+
+    def exists(self) -> bool:
+        try:
+            if self.kind == "AWS::S3::Bucket":
+                self.aws.client("s3").head_bucket(Bucket=self.name)
+            elif self.kind == "AWS::DynamoDB::Table":
+                self.aws.client("dynamodb").describe_table(TableName=self.name)
+            elif self.kind == "AWS::KMS::Key":
+                return self.aws.client("kms").describe_key(KeyId=self.name)["KeyMetadata"]["KeyState"] != "PendingDeletion"
+            elif self.kind == "AWS::Backup::BackupVault":
+                self.aws.client("backup").describe_backup_vault(BackupVaultName=self.name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"404", "NoSuchBucket", "ResourceNotFoundException", "NotFoundException",
+                                                   "AccessDeniedException"}:
+                return False
+            raise
+        return True
+
+    def describe(self) -> str:
+        return {"AWS::S3::Bucket": "bucket", "AWS::DynamoDB::Table": "table", "AWS::KMS::Key": "key",
+                "AWS::Backup::BackupVault": "backup vault"}[self.kind] + f" {self.name}"
+
+    def delete(self) -> str:
+        if self.kind == "AWS::S3::Bucket":
+            _empty(self.aws.client("s3"), self.name)
+            self.aws.client("s3").delete_bucket(Bucket=self.name)
+        elif self.kind == "AWS::DynamoDB::Table":
+            self.aws.client("dynamodb").delete_table(TableName=self.name)
+        elif self.kind == "AWS::KMS::Key":
+            self.aws.client("kms").schedule_key_deletion(KeyId=self.name, PendingWindowInDays=KEY_DELETION_DAYS)
+            return f"{self.describe()} (deletion in {KEY_DELETION_DAYS} days)"
+        elif self.kind == "AWS::Backup::BackupVault":
+            _empty_vault(self.aws.client("backup"), self.name)
+            self.aws.client("backup").delete_backup_vault(BackupVaultName=self.name)
+        return self.describe()
+
+
 def _empty(s3: Any, bucket: str) -> None:
     paginator = s3.get_paginator("list_object_versions")
     for page in paginator.paginate(Bucket=bucket):
@@ -175,47 +327,7 @@ def _empty(s3: Any, bucket: str) -> None:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start:start + 1000], "Quiet": True})
 
 
-def destroy(stage: str, *, region: str, endpoint_url: str | None = None, delete_data: bool = False) -> list[str]:
-    """Delete the stack; with ``delete_data``, also empty and delete the buckets (and their artefacts),
-    delete the run table and schedule the key's deletion, which the stack keeps. Returns what was removed."""
-    aws = _Aws(region, endpoint_url)
-    cfn, name = aws.client("cloudformation"), stack_name(stage)
-    removed = []
-    if _stack_status(cfn, name) is not None:
-        kept = {r["LogicalResourceId"]: r["PhysicalResourceId"]
-                for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
-                for r in page["StackResourceSummaries"]}
-        cfn.delete_stack(StackName=name)
-        _wait(cfn, "stack_delete_complete", name, endpoint_url)
-        removed.append(f"stack {name}")
-    else:  # already gone (e.g. a plain destroy before): the retained resources have known names
-        kept = {"RawBucket": f"serverless-etl-{stage}-raw-{aws.account}-{region}",
-                "ProcessedBucket": f"serverless-etl-{stage}-processed-{aws.account}-{region}",
-                "RunsTable": f"serverless-etl-{stage}-runs"}
-    if delete_data:
-        removed += _delete_data(aws, stage, kept)
-    return removed
-
-
-def _delete_data(aws: _Aws, stage: str, kept: dict[str, str]) -> list[str]:
-    s3, removed = aws.client("s3"), []
-    artefacts = artefact_bucket_name(stage, aws.account, aws.region)
-    for bucket in filter(None, [kept.get("RawBucket"), kept.get("ProcessedBucket"), artefacts]):
-        try:
-            _empty(s3, bucket)
-            s3.delete_bucket(Bucket=bucket)
-            removed.append(f"bucket {bucket}")
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in {"NoSuchBucket", "404"}:
-                raise
-    if kept.get("RunsTable"):
-        try:
-            aws.client("dynamodb").delete_table(TableName=kept["RunsTable"])
-            removed.append(f"table {kept['RunsTable']}")
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-    if kept.get("DataKey"):
-        aws.client("kms").schedule_key_deletion(KeyId=kept["DataKey"], PendingWindowInDays=7)
-        removed.append(f"key {kept['DataKey']} (deletion in 7 days)")
-    return removed
+def _empty_vault(backup: Any, vault: str) -> None:
+    for page in backup.get_paginator("list_recovery_points_by_backup_vault").paginate(BackupVaultName=vault):
+        for point in page["RecoveryPoints"]:
+            backup.delete_recovery_point(BackupVaultName=vault, RecoveryPointArn=point["RecoveryPointArn"])

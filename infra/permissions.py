@@ -38,6 +38,9 @@ PROCESSED = "ProcessedBucket"
 TABLE = "RunsTable"
 QUEUE = "DeadLetterQueue"
 TOPIC = "AlertsTopic"
+NOTIFICATIONS = "NotificationsTopic"
+UNDELIVERED_EVENTS = "UndeliveredEventsQueue"
+FAILED_INVOCATIONS = "FailedInvocationsQueue"
 KEY = "DataKey"
 MACHINE = "EtlStateMachine"
 
@@ -52,6 +55,8 @@ TABLE_ARN = get_arn(TABLE)
 TABLE_INDEXES = [{"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"} for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]
 QUEUE_ARN = get_arn(QUEUE)
 TOPIC_ARN = ref(TOPIC)
+NOTIFICATIONS_ARN = ref(NOTIFICATIONS)
+FAILED_INVOCATIONS_ARN = get_arn(FAILED_INVOCATIONS)
 KEY_ARN = get_arn(KEY)
 MACHINE_ARN = ref(MACHINE)
 EXECUTIONS = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{MACHINE}.Name}}:*"}
@@ -106,7 +111,9 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: 404 rather than 403"),
         Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.mark_failed: status FAILED, failed state, error"),
         Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: the failure alert"),
-        _kms("the alerts topic and the raw bucket are KMS-encrypted"),
+        Grant(("sqs:SendMessage",), (FAILED_INVOCATIONS_ARN,),
+              "Lambda sends an event every attempt failed on to the on-failure destination with the function's role"),
+        _kms("the alerts topic, the raw bucket and the failed-invocations queue are KMS-encrypted"),
     ],
     "api_handler": [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "control.runs.start_run: head the object"),
@@ -130,7 +137,7 @@ STATE_MACHINE_GRANTS: list[Grant] = [
           "the four Lambda tasks (unqualified ARNs, as the definition names them)"),
     Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RecordQuarantineMessage, RecordRejection, RecordTransform, RecordSuccess"),
     Grant(("sqs:SendMessage",), (QUEUE_ARN,), "SendQuarantineToDLQ, SendRejectionToDLQ"),
-    Grant(("sns:Publish",), (TOPIC_ARN,), "NotifyRejection, NotifySuccess"),
+    Grant(("sns:Publish",), (NOTIFICATIONS_ARN,), "NotifyRejection, NotifySuccess (the notifications topic, not the alerts)"),
     _kms("the queue and the topic are KMS-encrypted"),
     Grant(("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
            "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"),

@@ -23,11 +23,13 @@ from chalicelib.keys import RAW_PREFIX
 from chalicelib.run_record import TTL_ATTRIBUTE
 from chalicelib.steps import API_HANDLER, FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
+from infra import delivery
 from infra import permissions as p
+from infra.alarms import alarms
 from infra.definition import ETL_DEFINITION, check_substitutions
+from infra.naming import APP, stage_name, tags
 from infra.permissions import Grant, get_arn, policy_document, ref
 
-APP = "serverless-etl"
 # Chalice logical id -> app.py function name, for the functions this stack completes.
 CHALICE_FUNCTIONS = {
     steps.logical_id(name): name for name in (*(step.function for step in PIPELINE_STEPS), FAILURE_HANDLER, API_HANDLER)}
@@ -35,11 +37,6 @@ TASK_FUNCTIONS = tuple(step.logical_id for step in PIPELINE_STEPS)
 PARTITION_KEYS = ("year", "month", "day", "hour")
 _PROJECTION_RANGES = {"year": ("2000,2100", "4"), "month": ("1,12", "2"), "day": ("1,31", "2"), "hour": ("0,23", "2")}
 ATHENA_RESULTS = "athena-results/"
-
-
-def _name(suffix: str) -> dict[str, Any]:
-    """Stage-specific resource names: ``serverless-etl-<stage>-<suffix>``."""
-    return {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}"}
 
 
 def _bucket(suffix: str, lifecycle: list[dict[str, Any]], event_bridge: bool = False) -> dict[str, Any]:
@@ -81,12 +78,18 @@ def storage() -> dict[str, Any]:
         p.KEY: {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
             "Description": {"Fn::Sub": f"{APP} ${{Stage}}: buckets, run table, dead-letter queue, alerts"},
             "EnableKeyRotation": True,
+            # etl destroy --delete-data finds the key by these once the stack (and the alias) is gone.
+            "Tags": tags("storage"),
             "KeyPolicy": {"Version": "2012-10-17", "Statement": [
                 {"Sid": "AccountAdministers", "Effect": "Allow",
                  "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
                  "Action": "kms:*", "Resource": "*"},  # a key policy's Resource is always the key itself
                 {"Sid": "AlarmsPublishToTheEncryptedTopic", "Effect": "Allow",
                  "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                 "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}},
+                {"Sid": "EventBridgeDeadLettersToTheEncryptedQueue", "Effect": "Allow",
+                 "Principal": {"Service": "events.amazonaws.com"},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
                  "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}},
             ]},
@@ -112,10 +115,13 @@ def storage() -> dict[str, Any]:
         "RawBucketPolicy": _tls_only(p.RAW),
         "ProcessedBucketPolicy": _tls_only(p.PROCESSED),
         p.TABLE: {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                  "Properties": {**_table_properties(), "TableName": _name("runs")}},
+                  "Properties": {**_table_properties(), "TableName": stage_name("runs")}},
         p.QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
-            "QueueName": _name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": ref(p.KEY)}},
-        p.TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": _name("alerts"), "KmsMasterKeyId": ref(p.KEY)}},
+            "QueueName": stage_name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": ref(p.KEY)}},
+        # Alerts are for people on call (failures, breaches, budget, dead letters); notifications for whoever wants each run.
+        p.TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": stage_name("alerts"), "KmsMasterKeyId": ref(p.KEY)}},
+        p.NOTIFICATIONS: {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": stage_name("notifications"), "KmsMasterKeyId": ref(p.KEY)}},
+        **delivery.queues(),
         "AlertEmailSubscription": {"Type": "AWS::SNS::Subscription", "Condition": "HasAlertEmail", "Properties": {
             "TopicArn": ref(p.TOPIC), "Protocol": "email", "Endpoint": ref("AlertEmail")}},
     }
@@ -146,12 +152,12 @@ def _role(principal: str | dict[str, str], grants: list[Grant], log_group: Any |
 def chalice_function_name(name: str) -> str:
     """The name ``chalice deploy`` gives a function (``<app>-<stage>-<name>``; the API handler ``<app>-<stage>``),
     with ``${Stage}`` for the stage."""
-    return f"{APP}-${{Stage}}" if name == "api_handler" else f"{APP}-${{Stage}}-{name}"
+    return f"{APP}-${{Stage}}" if name == API_HANDLER else f"{APP}-${{Stage}}-{name}"
 
 
-def _function_name(name: str) -> dict[str, Any]:
+def _function_name(function: str) -> dict[str, Any]:
     """Chalice's own naming, set explicitly in the packaged stack so both paths name functions alike."""
-    return {"Fn::Sub": chalice_function_name(name)}
+    return {"Fn::Sub": chalice_function_name(function)}
 
 
 def _log_group_id(logical_id: str) -> str:
@@ -183,15 +189,11 @@ def roles() -> dict[str, Any]:
 
 def function_overrides() -> dict[str, Any]:
     """Name, role and environment of each Chalice function, merged into Chalice's own resources."""
-    resources: dict[str, Any] = {
-        logical_id: {"Properties": {"FunctionName": _function_name(name), "Role": get_arn(f"{logical_id}Role"),
+    return {
+        logical_id: {"Properties": {"FunctionName": _function_name(function), "Role": get_arn(f"{logical_id}Role"),
                                     "Environment": {"Variables": function_environment(logical_id)}}}
-        for logical_id, name in CHALICE_FUNCTIONS.items()
+        for logical_id, function in CHALICE_FUNCTIONS.items()
     }
-    # Chalice's failure rule matches every state machine of the account: narrow it to this one.
-    resources["OnExecutionFailed"]["Properties"]["Events"] = {"OnExecutionFailedEvent": {"Properties": {
-        "Pattern": {"detail": {"stateMachineArn": [ref(p.MACHINE)]}}}}}
-    return resources
 
 
 def orchestration() -> dict[str, Any]:
@@ -201,7 +203,7 @@ def orchestration() -> dict[str, Any]:
         **{step.placeholder: p.function_arn(step.function) for step in PIPELINE_STEPS},
         "RunsTableName": ref(p.TABLE),
         "DeadLetterQueueUrl": ref(p.QUEUE),
-        "AlertsTopicArn": ref(p.TOPIC),
+        "NotificationsTopicArn": ref(p.NOTIFICATIONS),
     }
     check_substitutions(definition_text, substitutions)
     return {
@@ -209,7 +211,7 @@ def orchestration() -> dict[str, Any]:
             "LogGroupName": {"Fn::Sub": f"/aws/vendedlogs/states/{APP}-${{Stage}}-etl"}, "RetentionInDays": 90}},
         "StateMachineRole": _role({"Fn::Sub": "states.${AWS::URLSuffix}"}, p.STATE_MACHINE_GRANTS),
         p.MACHINE: {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-            "StateMachineName": _name("etl"),
+            "StateMachineName": stage_name("etl"),
             "StateMachineType": "STANDARD",
             # The file's text as is: a Definition object would lose its nulls ("ResultPath": null) in some tools.
             "DefinitionString": definition_text,
@@ -220,58 +222,14 @@ def orchestration() -> dict[str, Any]:
             "TracingConfiguration": {"Enabled": True},
         }},
         "StartRunRole": _role({"Fn::Sub": "events.${AWS::URLSuffix}"}, p.START_RULE_GRANTS),
-        "StartRunRule": {"Type": "AWS::Events::Rule", "Properties": {
+        delivery.START_RULE: {"Type": "AWS::Events::Rule", "Properties": {
+            "Name": stage_name("start-run"),
             "Description": "An object created under raw/ in the raw bucket starts a run",
             "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
                              "detail": {"bucket": {"name": [ref(p.RAW)]}, "object": {"key": [{"prefix": RAW_PREFIX}]}}},
-            "Targets": [{"Id": "etl", "Arn": ref(p.MACHINE), "RoleArn": get_arn("StartRunRole")}],
+            "Targets": [delivery.dead_letter_target({"Id": "etl", "Arn": ref(p.MACHINE), "RoleArn": get_arn("StartRunRole")})],
         }},
     }
-
-
-def _alarm(name: str, description: str, namespace: str, metric: str, dimensions: dict[str, Any], statistic: str = "Sum") -> dict[str, Any]:
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmName": {"Fn::Sub": f"{APP}-${{Stage}}-{name}"},
-        "AlarmDescription": description,
-        "Namespace": namespace, "MetricName": metric, "Statistic": statistic,
-        "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
-        "Period": 300, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "notBreaching",
-        "AlarmActions": [ref(p.TOPIC)],
-    }}
-
-
-def _executions_alarm() -> dict[str, Any]:
-    """Executions that failed, timed out or were aborted, summed."""
-    metrics = [
-        {"Id": metric.lower(), "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "AWS/States", "MetricName": metric,
-                       "Dimensions": [{"Name": "StateMachineArn", "Value": ref(p.MACHINE)}]},
-            "Period": 300, "Stat": "Sum"}}
-        for metric in ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
-    ]
-    metrics.append({"Id": "unsuccessful", "Expression": "SUM(METRICS())", "Label": "unsuccessful executions", "ReturnData": True})
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmName": {"Fn::Sub": f"{APP}-${{Stage}}-executions-failed"},
-        "AlarmDescription": "ETL executions failed, timed out or aborted",
-        "Metrics": metrics, "EvaluationPeriods": 1, "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
-        "TreatMissingData": "notBreaching", "AlarmActions": [ref(p.TOPIC)],
-    }}
-
-
-def alarms() -> dict[str, Any]:
-    resources = {
-        "ExecutionsFailedAlarm": _executions_alarm(),
-        "DeadLettersAlarm": _alarm("dead-letters", "Dead-letter messages wait: rejected runs or quarantined records",
-                                   "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": [p.QUEUE, "QueueName"]}},
-                                   statistic="Maximum"),
-    }
-    for logical_id, name in CHALICE_FUNCTIONS.items():
-        for metric in ("Errors", "Throttles"):
-            resources[f"{logical_id}{metric}Alarm"] = _alarm(
-                f"{logical_id.lower()}-{metric.lower()}", f"{logical_id} Lambda {metric.lower()}",
-                "AWS/Lambda", metric, {"FunctionName": _function_name(name)})
-    return resources
 
 
 _GLUE_TYPES = {pa.string(): "string", pa.int64(): "bigint", pa.float64(): "double", pa.bool_(): "boolean", pa.date32(): "date"}
@@ -294,7 +252,7 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
         "GlueDatabase": {"Type": "AWS::Glue::Database", "Properties": {
             "CatalogId": ref("AWS::AccountId"), "DatabaseInput": {"Name": database}}},
         "AthenaWorkGroup": {"Type": "AWS::Athena::WorkGroup", "Properties": {
-            "Name": _name("analytics"),
+            "Name": stage_name("analytics"),
             "WorkGroupConfiguration": {
                 "EnforceWorkGroupConfiguration": True,
                 "ResultConfiguration": {
@@ -335,15 +293,20 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
     return resources
 
 
-def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any]) -> dict[str, Any]:
+FUNCTIONS_DEPLOYED = "FunctionsDeployed"  # resources stack: the Chalice functions exist (see resources_template)
+
+
+def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any],
+           parameters: dict[str, Any] | None = None, conditions: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Parameters": {
             "Stage": {"Type": "String", "AllowedValues": [stage], "Default": stage,
                       "Description": "Names every resource serverless-etl-<stage>-...; fixed when packaging (Chalice's stage settings are in the code)"},
             "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
+            **(parameters or {}),
         },
-        "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlertEmail"), ""]}]}},
+        "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlertEmail"), ""]}]}, **(conditions or {})},
         "Resources": resources,
         "Outputs": {
             "RawBucketName": {"Value": ref(p.RAW)},
@@ -352,6 +315,9 @@ def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any])
             "StateMachineArn": {"Value": ref(p.MACHINE)},
             "DeadLetterQueueUrl": {"Value": ref(p.QUEUE)},
             "AlertsTopicArn": {"Value": ref(p.TOPIC)},
+            "NotificationsTopicArn": {"Value": ref(p.NOTIFICATIONS)},
+            "UndeliveredEventsQueueUrl": {"Value": ref(p.UNDELIVERED_EVENTS)},
+            "FailedInvocationsQueueUrl": {"Value": ref(p.FAILED_INVOCATIONS)},
             "AthenaWorkGroup": {"Value": ref("AthenaWorkGroup")},
             "GlueDatabase": {"Value": ref("GlueDatabase")},
             **extra_outputs,
@@ -359,16 +325,32 @@ def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any])
     }
 
 
+def _shared(stage: str) -> dict[str, Any]:
+    """What both stacks hold: everything but Chalice's functions and API and what must follow the functions."""
+    return {**storage(), **roles(), **orchestration(), **alarms(stage, CHALICE_FUNCTIONS, _function_name), **catalog()}
+
+
 def merge_template(stage: str = "dev") -> dict[str, Any]:
     """The template ``chalice package --merge-template`` merges into Chalice's own: one stack."""
-    return _frame(stage, {**storage(), **roles(), **function_overrides(), **orchestration(), **alarms(), **catalog()}, {})
+    after_functions = {logical_id: {**resource, "DependsOn": [steps.logical_id(FAILURE_HANDLER)]}
+                       for logical_id, resource in delivery.failure_delivery().items()}
+    return _frame(stage, {**_shared(stage), **function_overrides(), **after_functions}, {})
 
 
 def resources_template(stage: str = "dev") -> dict[str, Any]:
     """Everything but Chalice's functions and API, as a stack of its own, for ``chalice deploy``.
 
     The same resources and roles as :func:`merge_template`; the outputs add each function's role
-    ARN, which ``etl chalice-config`` writes into ``.chalice/config.json`` for the stage.
+    ARN, which ``etl chalice-config`` writes into ``.chalice/config.json`` for the stage.  What
+    names a function that must exist (the failure rule's permission, the handler's asynchronous
+    settings) is created once ``FunctionsDeployed`` is ``true``: ``etl deploy --resources-only``
+    sets it when it finds the functions ``chalice deploy`` made.
     """
     role_outputs = {f"{logical_id}RoleArn": {"Value": get_arn(f"{logical_id}Role")} for logical_id in CHALICE_FUNCTIONS}
-    return _frame(stage, {**storage(), **roles(), **orchestration(), **alarms(), **catalog()}, role_outputs)
+    after_functions = {logical_id: {**resource, "Condition": FUNCTIONS_DEPLOYED}
+                       for logical_id, resource in delivery.failure_delivery().items()}
+    parameters = {FUNCTIONS_DEPLOYED: {
+        "Type": "String", "AllowedValues": ["false", "true"], "Default": "false",
+        "Description": "true once `chalice deploy` has created the functions (etl deploy --resources-only finds out)"}}
+    conditions = {FUNCTIONS_DEPLOYED: {"Fn::Equals": [ref(FUNCTIONS_DEPLOYED), "true"]}}
+    return _frame(stage, {**_shared(stage), **after_functions}, role_outputs, parameters, conditions)

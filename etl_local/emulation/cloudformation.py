@@ -9,6 +9,20 @@
   body.  Here the name comes from the body's title and each path and method of the body
   becomes a resource with its Lambda proxy integration, so the deployment and stage are
   created as on AWS (moto cannot serve the routes: ``etl serve`` does).
+- ``AWS::KMS::Key``: moto reads ``Tags`` as the KMS API spells them (``TagKey``/``TagValue``) and
+  fails on CloudFormation's ``Key``/``Value``, and keeps ``KeyPolicy`` as an object, on which
+  DescribeKey fails; here both are given as the API gives them.
+- ``AWS::Lambda::EventInvokeConfig`` (unknown to moto): the function's asynchronous retries and
+  on-failure destination, which the local EventBridge honours (:mod:`etl_local.emulation.events`).
+- Resources with a ``Condition`` whose value an update changes: moto leaves them as they were
+  (it diffs resources, not conditions).  Here an update creates those whose condition turned
+  true and deletes those whose condition turned false.
+- Stacks made by a change set (``aws cloudformation deploy`` makes every stack so): moto
+  keeps the outputs of the empty template the stack was created with, so the stack has none.
+  Here they are those of the template the change set applied.
+- ``TemplateURL`` on the emulation's own host (``http://127.0.0.1:8001/bucket/key``): moto
+  reads the first label of any host but ``localhost`` as the bucket (``127``).  Here a URL
+  whose host is an IP address or ``localhost`` is read path-style, as S3 serves it.
 
 Resource types moto does not know (bucket policies, alarms, Glue, Athena, SNS subscriptions)
 are skipped by moto with a warning; nothing of the pipeline's behaviour depends on them locally.
@@ -16,12 +30,22 @@ are skipped by moto with a warning; nothing of the pipeline's behaviour depends 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 from moto.apigateway.models import RestAPI, apigateway_backends
+from moto.awslambda.exceptions import UnknownEventConfig, UnknownFunctionException
+from moto.awslambda.models import lambda_backends
+from moto.cloudformation import models as cloudformation_models
+from moto.cloudformation import parsing
+from moto.cloudformation import responses as cloudformation_responses
+from moto.cloudformation.models import CloudFormationBackend
+from moto.core.common_models import CloudFormationModel
+from moto.kms.models import Key
 from moto.s3.models import FakeBucket, s3_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
@@ -90,9 +114,125 @@ def _rest_api_from_body(original):
     return create
 
 
+def _key_as_the_api_creates_it(original):
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any):
+        properties = dict(cloudformation_json["Properties"])
+        properties["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        if isinstance(properties.get("KeyPolicy"), dict):
+            properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+        return original.__func__(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id, region_name, **kwargs)
+
+    return create
+
+
+class EventInvokeConfig(CloudFormationModel):
+    """``AWS::Lambda::EventInvokeConfig``: stored on the function as moto's PutFunctionEventInvokeConfig stores it."""
+
+    def __init__(self, function_name: str, account_id: str, region_name: str) -> None:
+        self.function_name, self.account_id, self.region_name = function_name, account_id, region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::EventInvokeConfig"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.function_name
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+                                        region_name: str, **kwargs: Any) -> EventInvokeConfig:
+        properties = dict(cloudformation_json["Properties"])
+        function_name = properties.pop("FunctionName")
+        properties.pop("Qualifier", None)
+        lambda_backends[account_id][region_name].put_function_event_invoke_config(function_name, properties)
+        return cls(function_name, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                        cloudformation_json: dict[str, Any], account_id: str, region_name: str) -> EventInvokeConfig:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        # The function may be gone already (`chalice delete` before the stack): nothing left to remove then.
+        with contextlib.suppress(UnknownFunctionException, UnknownEventConfig):
+            lambda_backends[account_id][region_name].delete_function_event_invoke_config(self.function_name)
+
+
+_ADDED_TYPES = {EventInvokeConfig.cloudformation_type(): EventInvokeConfig}
+
+
+def _resource_class_with_added_types(original):
+    def resource_class_from_type(resource_type: str) -> type[CloudFormationModel]:
+        return _ADDED_TYPES.get(resource_type) or original(resource_type)
+
+    return resource_class_from_type
+
+
+def _update_with_conditions(original):
+    def update(resource_map: parsing.ResourceMap, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
+        original(resource_map, template, parameters)
+        for logical_id, resource in template["Resources"].items():
+            if "Condition" not in resource:
+                continue
+            wanted, created = resource_map.lazy_condition_map[resource["Condition"]], logical_id in resource_map._parsed_resources
+            if wanted and not created:
+                resource_map[logical_id]  # moto creates a resource (and what it refers to) on first lookup
+            elif created and not wanted:
+                resource_map._delete_resource(resource_map._parsed_resources.pop(logical_id), resource)
+
+    return update
+
+
+def _execute_change_set_with_outputs(original):
+    def execute_change_set(backend: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+        original(backend, change_set_name, stack_name)
+        change_set = backend.describe_change_set(change_set_name)
+        stack = backend.stacks[change_set.stack_id]
+        stack._parse_template()
+        stack.output_map = stack._create_output_map()
+
+    return execute_change_set
+
+
+def _template_on_own_host_path_style(original):
+    def get_stack_from_s3_url(template_url: str, account_id: str, partition: str) -> str:
+        host = urlsplit(template_url).hostname or ""
+        if _is_address(host):  # same reading as moto's for localhost: /bucket/key
+            template_url = template_url.replace(host, "localhost", 1)
+        return original(template_url, account_id, partition)
+
+    return get_stack_from_s3_url
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
-    with mock.patch.object(StateMachine, "create_from_cloudformation_json", classmethod(_state_machine)), \
+    read_template = _template_on_own_host_path_style(cloudformation_models.get_stack_from_s3_url)
+    with mock.patch.object(parsing, "resource_class_from_type", _resource_class_with_added_types(parsing.resource_class_from_type)), \
+            mock.patch.object(parsing.ResourceMap, "update", _update_with_conditions(parsing.ResourceMap.update)), \
+            mock.patch.object(CloudFormationBackend, "execute_change_set",
+                              _execute_change_set_with_outputs(CloudFormationBackend.execute_change_set)), \
+            mock.patch.object(cloudformation_models, "get_stack_from_s3_url", read_template), \
+            mock.patch.object(cloudformation_responses, "get_stack_from_s3_url", read_template), \
+            mock.patch.object(Key, "create_from_cloudformation_json", classmethod(_key_as_the_api_creates_it(Key.create_from_cloudformation_json))), \
+            mock.patch.object(StateMachine, "create_from_cloudformation_json", classmethod(_state_machine)), \
             mock.patch.object(StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine)), \
             mock.patch.object(StateMachine, "delete_from_cloudformation_json", classmethod(_delete_state_machine)), \
             mock.patch.object(FakeBucket, "create_from_cloudformation_json",

@@ -26,11 +26,12 @@ from chalicelib.observability import logger as function_logger
 from chalicelib.services import Services, default_services
 from chalicelib.steps import FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
-from etl_local.emulation import cloudformation, redrive, s3_bodies
+from etl_local.emulation import apigateway, cloudformation, redrive, s3_bodies
 from etl_local.emulation.bridge import LambdaBridge
 from etl_local.emulation.clock import VirtualClock
 from etl_local.emulation.events import EventBridgeBridge
 from etl_local.emulation.faults import Fault
+from etl_local.emulation.storm import FaultStorm
 from infra.chalice_project import function_config
 from infra.definition import ETL_DEFINITION, render
 
@@ -70,8 +71,12 @@ class ResourceNames:
         return f"{self.prefix}-alerts"
 
     @property
+    def notifications_topic(self) -> str:
+        return f"{self.prefix}-notifications"
+
+    @property
     def alerts_inbox(self) -> str:
-        """A queue subscribed to the alerts topic, so local runs can show what was announced."""
+        """A queue subscribed to the alerts and notifications topics, so local runs can show what was announced."""
         return f"{self.prefix}-alerts-inbox"
 
     @property
@@ -106,6 +111,9 @@ class LocalAws:
         port), so other processes (aws CLI, boto3, curl) reach it through
         :attr:`endpoint_url`; every client in this process uses it too.
         Without it, moto runs in-process only.
+    storm
+        Transient faults to inject into a share of the functions' and the service
+        integrations' AWS calls (``etl run --fault-rate``).
     """
 
     def __init__(
@@ -116,8 +124,10 @@ class LocalAws:
         function_log_level: int = logging.WARNING,
         s3_trigger: bool = False,
         endpoint_port: int | None = None,
+        storm: FaultStorm | None = None,
     ) -> None:
         self.function_log_level = function_log_level
+        self.storm = storm or FaultStorm(0.0)
         self.names = names or ResourceNames()
         self.clock = VirtualClock(wait_scale)
         self.bridge = LambdaBridge(
@@ -133,6 +143,7 @@ class LocalAws:
         self.queue_url = ""
         self.inbox_url = ""
         self.topic_arn = ""
+        self.notifications_topic_arn = ""
         self._clients: dict[str, Any] = {}
 
     def services(self) -> Services:
@@ -182,12 +193,15 @@ class LocalAws:
         self._stack.enter_context(redrive.installed())
         self._stack.enter_context(self.events.installed())
         self._stack.enter_context(cloudformation.installed())
+        self._stack.enter_context(apigateway.installed())
         self._stack.enter_context(s3_bodies.installed())
         self._create_storage()
         functions = self._create_functions()
         self._create_state_machine(functions)
         self._create_rules(functions)
         self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
+        if self.storm.rate > 0:  # after set-up: the storm is for the pipeline's calls
+            self._stack.enter_context(self.storm.installed())
 
     def _serve_endpoint(self) -> None:
         """Start moto's HTTP server in this process; its backends are the ones the bridges patch."""
@@ -200,6 +214,8 @@ class LocalAws:
         server.start()
         self._stack.callback(server.stop)
         self.endpoint_url = f"http://127.0.0.1:{port}"
+        # moto's backends outlive its server in this process: forget them, as leaving mock_aws does, for the next world.
+        self._stack.callback(requests.post, f"{self.endpoint_url}/moto-api/reset", timeout=10)
         # AWS_ENDPOINT_URL: every boto3 client of this process; MOTO_PORT: the interpreter's own clients.
         self._stack.enter_context(mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(port)}))
         requests.post(f"{self.endpoint_url}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
@@ -234,8 +250,10 @@ class LocalAws:
         self.queue_url = sqs.create_queue(QueueName=self.names.dead_letter_queue)["QueueUrl"]
         self.inbox_url = sqs.create_queue(QueueName=self.names.alerts_inbox)["QueueUrl"]
         self.topic_arn = sns.create_topic(Name=self.names.alerts_topic)["TopicArn"]
+        self.notifications_topic_arn = sns.create_topic(Name=self.names.notifications_topic)["TopicArn"]
         inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        for topic in (self.topic_arn, self.notifications_topic_arn):
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
 
     def _create_functions(self) -> dict[str, str]:
         role = self.client("iam").create_role(
@@ -265,7 +283,7 @@ class LocalAws:
             **{step.placeholder: function_arns[step.function] for step in PIPELINE_STEPS},
             "RunsTableName": self.names.runs_table,
             "DeadLetterQueueUrl": self.queue_url,
-            "AlertsTopicArn": self.topic_arn,
+            "NotificationsTopicArn": self.notifications_topic_arn,
         }
 
     def _create_state_machine(self, function_arns: dict[str, str]) -> None:

@@ -1,13 +1,18 @@
 """`etl deploy` to a local AWS endpoint: the packaged stack runs a file end to end, then `etl destroy` removes it."""
 from __future__ import annotations
 
+import json
 import time
+from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
+from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 
 from etl_local import cli
-from etl_local.emulation.world import LocalAws
+from etl_local.emulation.faults import Fault
+from etl_local.emulation.world import ACCOUNT, REGION, LocalAws
+from infra.deploy import deploy, destroy
 from tests.conftest import SAMPLES
 
 
@@ -64,3 +69,48 @@ def test_deploy_upload_run_and_destroy(endpoint, capsys, tmp_path):
     left = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert not [b for b in left if b.startswith("serverless-etl-dev-")]
     assert outputs["RunsTableName"] not in endpoint.client("dynamodb").list_tables()["TableNames"]
+
+
+class ThrottlingException(Exception):
+    """What Step Functions answers a StartExecution beyond the account's rate."""
+
+
+def queue_messages(world: LocalAws, url: str) -> list[dict]:
+    return world.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
+
+
+def test_undeliverable_events_land_in_the_dead_letter_queue_and_the_failure_handlers_destination():
+    # GIVEN the deployed stack, whose Transform fails once and whose failure handler fails on every attempt
+    with LocalAws(endpoint_port=0, faults=[Fault("transform", "RuntimeError", 1), Fault("on_execution_failed", "TransientError", 99)]) as world:
+        deployed = deploy("dev", region="us-east-1", endpoint_url=world.endpoint_url, with_dependencies=False)
+        s3, sfn = world.client("s3"), world.client("stepfunctions")
+        body = (SAMPLES / "transactions.jsonl").read_bytes()
+
+        # WHEN Step Functions refuses to start the run of a new object, past the rule's retries
+        backend = stepfunctions_backend(ACCOUNT, REGION)
+        with mock.patch.object(type(backend), "start_execution", side_effect=ThrottlingException("Rate exceeded")) as start:
+            s3.put_object(Bucket=deployed["RawBucketName"], Key="raw/transactions/refused.jsonl", Body=body)
+        # THEN the Object Created event waits in the undelivered-events queue, saying which rule, target and error
+        assert start.call_count == 1 + 185
+        [message] = queue_messages(world, deployed["UndeliveredEventsQueueUrl"])
+        event, attributes = json.loads(message["Body"]), message["MessageAttributes"]
+        assert event["detail-type"] == "Object Created" and event["detail"]["object"]["key"] == "raw/transactions/refused.jsonl"
+        assert attributes["ERROR_CODE"]["StringValue"] == "ThrottlingException"
+        assert attributes["RULE_ARN"]["StringValue"].endswith(":rule/serverless-etl-dev-start-run")
+        assert attributes["TARGET_ARN"]["StringValue"] == deployed["StateMachineArn"]
+        assert sfn.list_executions(stateMachineArn=deployed["StateMachineArn"])["executions"] == []
+
+        # WHEN a run fails and the failure handler fails on its three attempts
+        s3.put_object(Bucket=deployed["RawBucketName"], Key="raw/transactions/failing.jsonl", Body=body)
+        [execution] = sfn.list_executions(stateMachineArn=deployed["StateMachineArn"])["executions"]
+        assert world.wait(execution["executionArn"])["status"] == "FAILED"
+        # THEN its status-change event is in the handler's on-failure destination, with the handler's last error
+        [message] = queue_messages(world, deployed["FailedInvocationsQueueUrl"])
+        record = json.loads(message["Body"])
+        assert record["requestContext"]["condition"] == "RetriesExhausted" and record["requestContext"]["approximateInvokeCount"] == 3
+        assert record["requestContext"]["functionArn"].endswith(":function:serverless-etl-dev-on_execution_failed:$LATEST")
+        assert record["requestPayload"]["detail"]["executionArn"] == execution["executionArn"]
+        assert record["responsePayload"]["errorType"] == "TransientError"
+        # and no event was dropped by the deployed stack (the emulation's own failure rule has no destination)
+        assert [arn for arn, _ in world.events.dropped if "-dev-" in arn] == []
+        destroy("dev", region="us-east-1", endpoint_url=world.endpoint_url, delete_data=True)

@@ -59,9 +59,14 @@ def test_failure_events_of_other_state_machines_are_ignored(world, client):
 
 
 def test_the_failure_rule_matches_failed_timed_out_and_aborted_executions():
-    [rule] = [r for r in app.app.event_sources if r.name == "on_execution_failed"]
-    assert rule.event_pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
-    assert rule.event_pattern["source"] == ["aws.states"]
+    from infra.delivery import failure_delivery
+
+    # the deployment's rule, not Chalice's (which could carry no retry policy, dead-letter queue or destination)
+    assert not app.app.event_sources
+    [target] = failure_delivery()["FailedExecutionsRule"]["Properties"]["Targets"]
+    pattern = failure_delivery()["FailedExecutionsRule"]["Properties"]["EventPattern"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert pattern["source"] == ["aws.states"] and target["Arn"]["Fn::Sub"].endswith(":function:serverless-etl-${Stage}-on_execution_failed")
 
 
 def test_each_invocation_logs_with_its_own_context_and_no_keys_of_an_earlier_run(client, capsys):

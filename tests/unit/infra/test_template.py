@@ -118,18 +118,70 @@ def test_retention_settings_are_the_promised_ones():
     assert resources[permissions.QUEUE]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
-def test_alarms_cover_failures_dead_letters_errors_and_throttles():
-    alarms = {k for k, v in merge_template()["Resources"].items() if v.get("Type") == "AWS::CloudWatch::Alarm"}
-    expected = {"ExecutionsFailedAlarm", "DeadLettersAlarm"} | {f"{f}{m}Alarm" for f in CHALICE_FUNCTIONS for m in ("Errors", "Throttles")}
+def test_alarms_cover_failures_dead_letters_undelivered_events_functions_and_the_table():
+    resources = merge_template()["Resources"]
+    alarms = {k for k, v in resources.items() if v.get("Type") == "AWS::CloudWatch::Alarm"}
+    expected = {"ExecutionsFailedAlarm", "DeadLettersAlarm", "UndeliveredEventsAlarm", "FailedInvocationsAlarm",
+                "StartRunRuleFailedInvocationsAlarm", "FailedExecutionsRuleFailedInvocationsAlarm", "RunsTableThrottlesAlarm"}
+    expected |= {f"{f}{m}Alarm" for f in CHALICE_FUNCTIONS for m in ("Errors", "Throttles", "Duration")}
     assert alarms == expected
-    metrics = merge_template()["Resources"]["ExecutionsFailedAlarm"]["Properties"]["Metrics"]
-    assert {m["MetricStat"]["Metric"]["MetricName"] for m in metrics if "MetricStat" in m} == {
-        "ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    assert all(resources[a]["Properties"]["AlarmActions"] == [{"Ref": permissions.TOPIC}] for a in alarms)
 
 
-def test_the_failure_rule_is_narrowed_to_this_state_machine():
-    events = merge_template()["Resources"]["OnExecutionFailed"]["Properties"]["Events"]
-    assert events["OnExecutionFailedEvent"]["Properties"]["Pattern"]["detail"]["stateMachineArn"] == [{"Ref": permissions.MACHINE}]
+def test_a_rejected_file_raises_one_alert_and_queues_alarm_on_arrivals_not_on_a_backlog():
+    resources = merge_template()["Resources"]
+    # the run's notification goes to the notifications topic, not to the alerts
+    notify = [s for s in json.loads(resources[permissions.MACHINE]["Properties"]["DefinitionString"])["States"].values()
+              if s.get("Resource") == "arn:aws:states:::sns:publish"]
+    assert {s["Parameters"]["TopicArn"] for s in notify} == {"${NotificationsTopicArn}"}
+    assert resources[permissions.MACHINE]["Properties"]["DefinitionSubstitutions"]["NotificationsTopicArn"] == {
+        "Ref": permissions.NOTIFICATIONS}
+    # the failed-runs alarm counts the state machine's failure events except a rejection's
+    metric_filter = resources["RunsFailedMetricFilter"]["Properties"]
+    assert '$.details.error != "DataRejected"' in metric_filter["FilterPattern"]
+    failed = resources["ExecutionsFailedAlarm"]["Properties"]
+    assert failed["MetricName"] == metric_filter["MetricTransformations"][0]["MetricName"]
+    # the dead letter raises the one alert, on its arrival; so do the other queues
+    for alarm, queue in (("DeadLettersAlarm", permissions.QUEUE), ("UndeliveredEventsAlarm", permissions.UNDELIVERED_EVENTS),
+                         ("FailedInvocationsAlarm", permissions.FAILED_INVOCATIONS)):
+        properties = resources[alarm]["Properties"]
+        assert (properties["MetricName"], properties["Statistic"]) == ("NumberOfMessagesSent", "Sum")
+        assert properties["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+
+
+def test_duration_alarms_fire_before_the_timeout():
+    resources = merge_template()["Resources"]
+    assert resources["TransformDurationAlarm"]["Properties"]["Threshold"] == 240_000  # 80 % of 300 s
+    assert resources["OnExecutionFailedDurationAlarm"]["Properties"]["Threshold"] == 48_000  # 80 % of 60 s
+
+
+def test_every_event_bridge_target_retries_then_dead_letters_and_the_async_handler_has_a_destination():
+    resources = merge_template()["Resources"]
+    rules = [r for r in resources.values() if r.get("Type") == "AWS::Events::Rule"]
+    assert len(rules) == 2
+    for rule in rules:
+        [target] = rule["Properties"]["Targets"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [permissions.UNDELIVERED_EVENTS, "Arn"]}}
+    invoke = resources["OnExecutionFailedInvokeConfig"]["Properties"]
+    assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [permissions.FAILED_INVOCATIONS, "Arn"]}}}
+    assert invoke["FunctionName"] == permissions.function_arn("on_execution_failed")
+    for queue in (permissions.UNDELIVERED_EVENTS, permissions.FAILED_INVOCATIONS):
+        assert resources[queue]["Properties"]["KmsMasterKeyId"] == {"Ref": permissions.KEY}
+    [allow] = resources["UndeliveredEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "events.amazonaws.com"} and "aws:SourceArn" in allow["Condition"]["ArnLike"]
+    services = {s["Principal"].get("Service") for s in resources[permissions.KEY]["Properties"]["KeyPolicy"]["Statement"]}
+    assert "events.amazonaws.com" in services  # EventBridge encrypts what it dead-letters
+
+
+def test_the_failure_rule_is_narrowed_to_this_state_machine_and_follows_the_function():
+    resources = merge_template()["Resources"]
+    rule = resources["FailedExecutionsRule"]
+    assert rule["Properties"]["EventPattern"]["detail"]["stateMachineArn"] == [{"Ref": permissions.MACHINE}]
+    assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert rule["DependsOn"] == ["OnExecutionFailed"]
+    separate = template.resources_template()["Resources"]
+    assert separate["FailedExecutionsRule"]["Condition"] == template.FUNCTIONS_DEPLOYED
 
 
 def test_outputs_name_what_operators_need():
@@ -142,7 +194,11 @@ def test_the_chalice_deploy_path_shares_every_resource_and_role_with_the_package
 
     packaged, separate = merge_template("prod")["Resources"], resources_template("prod")["Resources"]
     assert set(separate) == {k for k, v in packaged.items() if "Type" in v}  # all but Chalice's own
-    assert all(separate[k] == packaged[k] for k in separate)
+
+    def placed(resource: dict) -> dict:  # what follows the functions: DependsOn in one stack, a Condition in the other
+        return {k: v for k, v in resource.items() if k not in ("DependsOn", "Condition")}
+
+    assert all(placed(separate[k]) == placed(packaged[k]) for k in separate)
     outputs = resources_template("prod")["Outputs"]
     assert {f"{f}RoleArn" for f in CHALICE_FUNCTIONS} <= set(outputs)
 
