@@ -48,6 +48,7 @@ class RunReport:
     cause: str | None
     states: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+    faults_injected: dict[str, int] = field(default_factory=dict)  # per service, by --fault-rate, during this run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,8 +63,16 @@ def infer_dataset(path: Path, known: list[str]) -> str | None:
     return path.parent.name if path.parent.name in known else None
 
 
-def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, registry: DatasetRegistry) -> RunReport:
-    """Upload ``path`` to ``raw/<dataset>/`` and run the state machine on it."""
+@dataclass(frozen=True)
+class StartedFile:
+    """A file uploaded to the raw bucket and the execution running it."""
+
+    run_id: str
+    execution_arn: str
+
+
+def start_file(world: LocalAws, path: Path, dataset: str | None, registry: DatasetRegistry) -> StartedFile:
+    """Upload ``path`` to ``raw/<dataset>/`` and start the state machine on that object version."""
     dataset = dataset or infer_dataset(path, registry.names())
     if dataset is None:
         raise UsageError(f"{path}: cannot tell the dataset from the file name; pass --dataset "
@@ -72,9 +81,22 @@ def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, re
     put = world.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     version = put.get("VersionId") or put["ETag"].strip('"')
     run_id = run_id_for(bucket, key, version)
-    execution_arn = world.start_execution(run_id, {"bucket": bucket, "key": key, "version": put.get("VersionId")})
-    world.wait(execution_arn)
-    return _report(world, run_id, execution_arn, out_dir)
+    return StartedFile(run_id, world.start_execution(run_id, {"bucket": bucket, "key": key, "version": put.get("VersionId")}))
+
+
+def finish(world: LocalAws, started: StartedFile, out_dir: Path) -> RunReport:
+    """Wait for the run to end and report it, with copies of its outputs under ``out_dir``."""
+    world.wait(started.execution_arn)
+    return _report(world, started.run_id, started.execution_arn, out_dir)
+
+
+def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, registry: DatasetRegistry) -> RunReport:
+    """Upload ``path`` to ``raw/<dataset>/``, run the state machine on it and report the run."""
+    before = world.storm.counts()
+    report = finish(world, start_file(world, path, dataset, registry), out_dir)
+    after = world.storm.counts()
+    report.faults_injected = {service: n - before.get(service, 0) for service, n in after.items() if n > before.get(service, 0)}
+    return report
 
 
 def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> RunReport:
