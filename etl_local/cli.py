@@ -123,19 +123,25 @@ def build_parser() -> argparse.ArgumentParser:
     chalice_config.add_argument("--stage", choices=("dev", "prod"), default="dev", help="default dev")
     chalice_config.add_argument("--stack", help="the resources stack (default serverless-etl-<stage>-resources)")
     chalice_config.add_argument("--region", help="default: your AWS configuration, else us-east-1")
-    chalice_config.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint other than AWS")
+    chalice_config.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint other than AWS (default: $AWS_ENDPOINT_URL)")
+    chalice_config.add_argument("--project-dir", metavar="DIR", type=Path, default=Path("."),
+                                help="the Chalice project whose .chalice/config.json is written (default: the current folder, as for chalice)")
 
     for name, summary in (("deploy", "package and deploy (or update) the stack serverless-etl-<stage>, then print its outputs"),
-                          ("destroy", "delete the stack serverless-etl-<stage>")):
+                          ("destroy", "delete the stack serverless-etl-<stage>, saying what it kept")):
         command = commands.add_parser(name, help=summary, description=summary + ". " + DEPLOY_DESCRIPTION)
         command.add_argument("--stage", choices=("dev", "prod"), default="dev", help="default dev")
         command.add_argument("--region", help="default: your AWS configuration, else us-east-1")
         command.add_argument("--endpoint-url", metavar="URL",
-                             help="an AWS endpoint other than AWS, e.g. `etl serve`'s (http://127.0.0.1:8001)")
+                             help="an AWS endpoint other than AWS, e.g. `etl serve`'s (http://127.0.0.1:8001; default: $AWS_ENDPOINT_URL)")
+        command.add_argument("--resources-only", action="store_true",
+                             help="the stack serverless-etl-<stage>-resources of the `chalice deploy` path instead: every resource "
+                             "but Chalice's functions and API (see the README)")
     commands.choices["deploy"].add_argument("--alert-email", default="", help="subscribe this address to the alerts topic")
     commands.choices["destroy"].add_argument(
         "--delete-data", action="store_true",
-        help="also empty and delete the buckets, delete the run table and schedule the key's deletion (kept otherwise)")
+        help="also empty and delete the buckets, delete the run table and schedule the key's deletion (kept otherwise), "
+        "also after an earlier destroy without it")
 
     api_parent = argparse.ArgumentParser(add_help=False)
     api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
@@ -286,18 +292,25 @@ def package_command(args: argparse.Namespace) -> int:
 def chalice_config_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
-    from infra.chalice_config import write_stage
-    from infra.chalice_project import CONFIG_PATH
-    from infra.deploy import outputs
+    from infra.chalice_config import MissingOutputs, write_stage
+    from infra.deploy import outputs, stack_name
 
-    stack = args.stack or f"serverless-etl-{args.stage}-resources"
+    stack = args.stack or stack_name(args.stage, resources_only=True)
+    config = args.project_dir / ".chalice" / "config.json"
+    if not config.is_file():
+        print(f"etl chalice-config: {config}: no Chalice project here; run it in the project folder or pass --project-dir",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         values = outputs(stack, region=_region(args), endpoint_url=args.endpoint_url)
+        write_stage(config, args.stage, values)
     except ClientError as error:
         print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
         return EXIT_ERROR
-    write_stage(CONFIG_PATH, args.stage, values)
-    print(f"stage {args.stage} of .chalice/config.json now uses {stack}; next: chalice deploy --stage {args.stage}")
+    except MissingOutputs as error:
+        print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"stage {args.stage} of {config} now uses {stack}; next: chalice deploy --stage {args.stage}")
     return EXIT_SUCCEEDED
 
 
@@ -307,12 +320,15 @@ def deploy_command(args: argparse.Namespace) -> int:
     region = _region(args)
     try:
         if args.command == "deploy":
-            outputs = deploy(args.stage, region=region, endpoint_url=args.endpoint_url,
+            outputs = deploy(args.stage, region=region, endpoint_url=args.endpoint_url, resources_only=args.resources_only,
                              with_dependencies=args.endpoint_url is None, alert_email=args.alert_email)
-            print("\n".join(f"{key:<22} {value}" for key, value in sorted(outputs.items())))
+            print("\n".join(f"{key:<26} {value}" for key, value in sorted(outputs.items())))
         else:
-            print("\n".join(f"removed {what}" for what in destroy(
-                args.stage, region=region, endpoint_url=args.endpoint_url, delete_data=args.delete_data)))
+            teardown = destroy(args.stage, region=region, endpoint_url=args.endpoint_url, delete_data=args.delete_data,
+                               resources_only=args.resources_only)
+            print("\n".join([*(f"removed {what}" for what in teardown.removed),
+                             *(f"kept {what} (etl destroy --delete-data removes it)" for what in teardown.kept)])
+                  or f"nothing of stage {args.stage} left to remove")
     except DeployError as error:
         print(f"etl {args.command}: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -26,7 +26,7 @@ from chalicelib.observability import logger as function_logger
 from chalicelib.services import Services, default_services
 from chalicelib.steps import FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
-from etl_local.emulation import cloudformation, redrive, s3_bodies
+from etl_local.emulation import apigateway, cloudformation, redrive, s3_bodies
 from etl_local.emulation.bridge import LambdaBridge
 from etl_local.emulation.clock import VirtualClock
 from etl_local.emulation.events import EventBridgeBridge
@@ -71,8 +71,12 @@ class ResourceNames:
         return f"{self.prefix}-alerts"
 
     @property
+    def notifications_topic(self) -> str:
+        return f"{self.prefix}-notifications"
+
+    @property
     def alerts_inbox(self) -> str:
-        """A queue subscribed to the alerts topic, so local runs can show what was announced."""
+        """A queue subscribed to the alerts and notifications topics, so local runs can show what was announced."""
         return f"{self.prefix}-alerts-inbox"
 
     @property
@@ -139,6 +143,7 @@ class LocalAws:
         self.queue_url = ""
         self.inbox_url = ""
         self.topic_arn = ""
+        self.notifications_topic_arn = ""
         self._clients: dict[str, Any] = {}
 
     def services(self) -> Services:
@@ -188,6 +193,7 @@ class LocalAws:
         self._stack.enter_context(redrive.installed())
         self._stack.enter_context(self.events.installed())
         self._stack.enter_context(cloudformation.installed())
+        self._stack.enter_context(apigateway.installed())
         self._stack.enter_context(s3_bodies.installed())
         self._create_storage()
         functions = self._create_functions()
@@ -208,6 +214,8 @@ class LocalAws:
         server.start()
         self._stack.callback(server.stop)
         self.endpoint_url = f"http://127.0.0.1:{port}"
+        # moto's backends outlive its server in this process: forget them, as leaving mock_aws does, for the next world.
+        self._stack.callback(requests.post, f"{self.endpoint_url}/moto-api/reset", timeout=10)
         # AWS_ENDPOINT_URL: every boto3 client of this process; MOTO_PORT: the interpreter's own clients.
         self._stack.enter_context(mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": self.endpoint_url, "MOTO_PORT": str(port)}))
         requests.post(f"{self.endpoint_url}/moto-api/config", json=MOTO_CONFIG, timeout=10).raise_for_status()
@@ -242,8 +250,10 @@ class LocalAws:
         self.queue_url = sqs.create_queue(QueueName=self.names.dead_letter_queue)["QueueUrl"]
         self.inbox_url = sqs.create_queue(QueueName=self.names.alerts_inbox)["QueueUrl"]
         self.topic_arn = sns.create_topic(Name=self.names.alerts_topic)["TopicArn"]
+        self.notifications_topic_arn = sns.create_topic(Name=self.names.notifications_topic)["TopicArn"]
         inbox_arn = sqs.get_queue_attributes(QueueUrl=self.inbox_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=inbox_arn)
+        for topic in (self.topic_arn, self.notifications_topic_arn):
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
 
     def _create_functions(self) -> dict[str, str]:
         role = self.client("iam").create_role(
@@ -273,7 +283,7 @@ class LocalAws:
             **{step.placeholder: function_arns[step.function] for step in PIPELINE_STEPS},
             "RunsTableName": self.names.runs_table,
             "DeadLetterQueueUrl": self.queue_url,
-            "AlertsTopicArn": self.topic_arn,
+            "NotificationsTopicArn": self.notifications_topic_arn,
         }
 
     def _create_state_machine(self, function_arns: dict[str, str]) -> None:
