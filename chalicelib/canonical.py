@@ -58,7 +58,7 @@ def canonical_text(columns: dict[str, pa.Array], escapable: pa.BooleanArray | No
     # The closing brace also keeps every row non-null, which pyarrow 20's
     # binary_join_element_wise needs (it drops rows whose inputs are all null).
     if not columns[names[0]].null_count:  # the first member opens every row's object
-        pieces[0] = "{" + pieces[0][1:]  # type: ignore[index]
+        pieces[0] = "{" + pieces[0][1:]
         return pc.binary_join_element_wise(*pieces, "}", "", null_handling="skip"), exact
     body = pc.binary_join_element_wise(*pieces, "}", "", null_handling="skip")  # ",a,b}"
     text = pc.binary_replace_slice(body, 0, 1, "{")

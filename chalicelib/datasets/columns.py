@@ -2,17 +2,42 @@
 
 Derived from the dataset's JSON Schema and transform spec, so the columns are
 written down once; the Glue tables are derived from the same function.
+
+A property's column follows from the JSON types its subschema admits
+(:func:`json_types`), null aside:
+
+=========================================  ==========================================
+admitted types                             column
+=========================================  ==========================================
+string, with ``format: date-time``         ``timestamp[us, UTC]``
+string, with ``format: date``              ``date32``
+string                                     ``string``
+integer                                    ``int64``
+number, or integer and number              ``float64``
+boolean                                    ``bool``
+array, ``items`` stored natively, no       ``list<items' column>`` (items' formats are
+``prefixItems``                            not converted: date-times stay strings)
+anything else: several types, objects,     ``string`` holding the value's JSON text
+no ``type``/``enum``/``const``, ``true``,
+``false``, arrays of other items
+=========================================  ==========================================
+
+So every value a property's schema admits has a column that holds it, except
+numbers no 64-bit column can hold and date-times outside years 1 to 9999 in
+UTC, which validation quarantines (rule ``storage``).
 """
 from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from chalicelib.datasets.registry import Dataset
 from chalicelib.datasets.timestamps import parse_rfc3339
+
+if TYPE_CHECKING:
+    from chalicelib.datasets.registry import Dataset
 
 DERIVED_TYPES: dict[str, pa.DataType] = {
     "category": pa.string(),
@@ -29,6 +54,14 @@ ENRICHMENT = [
     pa.field("source_version", pa.string()),
     pa.field("run_id", pa.string(), nullable=False),
 ]
+# Staged beside the properties of each valid record (chalicelib/validate/judge.py).
+POSITION = [pa.field("record_number", pa.int64(), nullable=False), pa.field("line", pa.int64()),
+            pa.field("record", pa.string(), nullable=False)]
+# The hive partition keys of processed/ (chalicelib/output/partitions.py), also the Glue tables' partition keys.
+PARTITION_KEYS = ("year", "month", "day", "hour")
+JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+_PY_TO_JSON = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object",
+               type(None): "null"}
 _SCALARS: dict[str, pa.DataType] = {
     "string": pa.string(),
     "integer": pa.int64(),
@@ -37,31 +70,68 @@ _SCALARS: dict[str, pa.DataType] = {
 }
 
 
-def arrow_type(prop: dict[str, Any], json_types: list[str]) -> pa.DataType:
-    """Arrow type for one JSON Schema property (nullable types map to their non-null type)."""
-    types = [t for t in json_types if t != "null"]
-    if types == ["string"] and prop.get("format") == "date-time":
+def json_types(subschema: Any) -> list[str]:
+    """The JSON types a value valid against ``subschema`` may have, in schema order.
+
+    Read from ``type``, else from the members of ``const`` or ``enum``, else every
+    type (``true`` admits every type, ``false`` none).  Other keywords (``$ref``,
+    ``allOf``, ...) may narrow the set further; they are not followed, so the
+    result is a superset of what validation lets through.
+    """
+    if isinstance(subschema, bool):
+        return list(JSON_TYPES) if subschema else []
+    declared = subschema.get("type")
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list):
+        return list(declared)
+    if "const" in subschema:
+        members = [subschema["const"]]
+    elif "enum" in subschema:
+        members = subschema["enum"]
+    else:
+        return list(JSON_TYPES)
+    return list(dict.fromkeys(_PY_TO_JSON[type(member)] for member in members))
+
+
+def arrow_type(subschema: Any) -> pa.DataType:
+    """The storage column type of a property (nullable types map to their non-null type)."""
+    native = _native_type(subschema, formats=True)
+    return pa.string() if native is None else native
+
+
+def is_json_text(subschema: Any) -> bool:
+    """Whether a property's values are stored as their JSON text rather than natively."""
+    return _native_type(subschema, formats=True) is None
+
+
+def _native_type(subschema: Any, *, formats: bool) -> pa.DataType | None:
+    """The column that holds every value ``subschema`` admits as itself, or ``None`` (JSON text)."""
+    types = [t for t in json_types(subschema) if t != "null"]
+    # A single non-null type means ``subschema`` is an object (true admits every type).
+    if types == ["string"] and formats and subschema.get("format") == "date-time":
         return TIMESTAMP
-    if types == ["string"] and prop.get("format") == "date":
+    if types == ["string"] and formats and subschema.get("format") == "date":
         return pa.date32()
     if types == ["array"]:
-        items = prop.get("items", {})
-        item_types = items.get("type", "string")
-        return pa.list_(arrow_type(items, item_types if isinstance(item_types, list) else [item_types]))
+        if "prefixItems" in subschema or "items" not in subschema:
+            return None  # items of different or unconstrained types
+        items = _native_type(subschema["items"], formats=False)
+        return None if items is None else pa.list_(items)
     if len(types) == 1 and types[0] in _SCALARS:
         return _SCALARS[types[0]]
     if set(types) == {"integer", "number"}:
         return pa.float64()
-    return pa.string()  # objects and mixed types travel as JSON text
+    return None
 
 
-def is_json_text(data_type: pa.DataType, json_types: list[str]) -> bool:
-    """Whether a property's values are stored as JSON text rather than natively."""
-    return data_type == pa.string() and [t for t in json_types if t != "null"] != ["string"]
-
-
-def storable_value(field: pa.Field, json_types: list[str], value: Any) -> Any:
+def storable_value(field: pa.Field, json_text: bool, value: Any) -> Any:
     """The Python value pyarrow stores in ``field`` for a schema-valid JSON ``value``.
+
+    Parameters
+    ----------
+    json_text
+        Whether the field holds JSON text (:func:`is_json_text` of its property).
 
     Raises
     ------
@@ -70,26 +140,23 @@ def storable_value(field: pa.Field, json_types: list[str], value: Any) -> Any:
     """
     if value is None:
         return None
+    if json_text:
+        return json.dumps(value, ensure_ascii=False)
     if field.type == TIMESTAMP:
         return parse_rfc3339(value)
     if field.type == pa.date32():
         return date.fromisoformat(value)
-    if is_json_text(field.type, json_types):
-        return json.dumps(value, ensure_ascii=False)
     return value
 
 
-def python_column(field: pa.Field, json_types: list[str], records: list[dict[str, Any]]) -> pa.Array:
+def python_column(field: pa.Field, json_text: bool, records: list[dict[str, Any]]) -> pa.Array:
     """``field``'s column for schema-valid records parsed one by one."""
-    return pa.array([storable_value(field, json_types, record.get(field.name)) for record in records], field.type)
+    return pa.array([storable_value(field, json_text, record.get(field.name)) for record in records], field.type)
 
 
 def source_fields(dataset: Dataset) -> list[pa.Field]:
     required = set(dataset.schema.get("required", []))
-    return [
-        pa.field(name, arrow_type(prop, dataset.field_types[name]), nullable=name not in required)
-        for name, prop in dataset.properties.items()
-    ]
+    return [pa.field(name, arrow_type(prop), nullable=name not in required) for name, prop in dataset.properties.items()]
 
 
 def output_schema(dataset: Dataset) -> pa.Schema:

@@ -10,11 +10,19 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema_specifications import REGISTRY as SPECIFICATIONS
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
+from chalicelib.datasets.columns import ENRICHMENT, PARTITION_KEYS, POSITION, TIMESTAMP, arrow_type, is_json_text, json_types
 from chalicelib.errors import ConfigurationError, DataError
+
+if TYPE_CHECKING:
+    from referencing._core import Resolver
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _SPEC_VALIDATOR = Draft202012Validator(
@@ -22,6 +30,9 @@ _SPEC_VALIDATOR = Draft202012Validator(
 )
 DEFAULT_MAX_INVALID_RATIO = 0.10
 DEFAULT_TIMESTAMP_FIELD = "timestamp"
+_OUTPUT_NAMES = frozenset(f.name for f in ENRICHMENT) | frozenset(PARTITION_KEYS)
+_RESERVED = _OUTPUT_NAMES | frozenset(f.name for f in POSITION)
+_NUMERIC = (pa.int64(), pa.float64())
 
 
 class UnknownDatasetError(DataError):
@@ -65,12 +76,21 @@ class Dataset:
     @cached_property
     def field_types(self) -> dict[str, list[str]]:
         """JSON types each property admits, in schema order (used to convert CSV text)."""
-        return {name: _json_types(prop) for name, prop in self.properties.items()}
+        return {name: json_types(prop) for name, prop in self.properties.items()}
+
+    @cached_property
+    def json_text(self) -> dict[str, bool]:
+        """Per property, whether its column holds the values' JSON text (see :mod:`chalicelib.datasets.columns`)."""
+        return {name: is_json_text(prop) for name, prop in self.properties.items()}
 
     @cached_property
     def validator(self) -> Draft202012Validator:
-        """The reference validator, with format assertions on (date-time, date)."""
-        return Draft202012Validator(self.schema, format_checker=FormatChecker())
+        """The reference validator, with format assertions on (date-time, date).
+
+        References resolve within the schema and to the JSON Schema meta-schemas only,
+        never over the network.
+        """
+        return Draft202012Validator(self.schema, format_checker=FormatChecker(), registry=SPECIFICATIONS)
 
 
 class DatasetRegistry:
@@ -103,22 +123,11 @@ class DatasetRegistry:
                 f"(known: {', '.join(self.names()) or 'none'})"
             )
         dataset = Dataset(name=name, schema=_load_schema(schema_path), spec=_load_spec(self._dir / f"{name}.transform.json"))
+        _check_storable(dataset)
+        _check_references(dataset)
         _check_consistency(dataset)
         self._cache[name] = dataset
         return dataset
-
-
-_PY_TO_JSON = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
-
-
-def _json_types(prop: dict[str, Any]) -> list[str]:
-    declared = prop.get("type")
-    if isinstance(declared, str):
-        return [declared]
-    if isinstance(declared, list):
-        return list(declared)
-    values = prop.get("enum", [prop["const"]] if "const" in prop else [])
-    return list(dict.fromkeys(_PY_TO_JSON.get(type(v), "string") for v in values)) or ["string"]
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -149,14 +158,58 @@ def _load_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-def _check_consistency(dataset: Dataset) -> None:
-    """The spec may only refer to fields the schema defines."""
-    props = dataset.properties
-    ts = props.get(dataset.timestamp_field, {})
-    if ts.get("format") != "date-time" or dataset.timestamp_field not in dataset.schema.get("required", []):
+def _check_storable(dataset: Dataset) -> None:
+    """Each record must be an object, and no property may take a name the output gives another column."""
+    if json_types(dataset.schema) != ["object"]:
         raise ConfigurationError(
-            f"dataset {dataset.name}: timestamp_field {dataset.timestamp_field!r} must be a "
-            f"required property with format date-time"
+            f'dataset {dataset.name}: the schema must say "type": "object" (each record is stored as one row)'
+        )
+    for name in dataset.properties:
+        if name in _RESERVED:
+            raise ConfigurationError(
+                f"dataset {dataset.name}: property {name!r}: the name is reserved for a column the pipeline adds "
+                f"({', '.join(sorted(_RESERVED))})"
+            )
+
+
+def _check_references(dataset: Dataset) -> None:
+    """Every ``$ref`` and ``$dynamicRef`` must resolve within the schema (or to a JSON Schema meta-schema).
+
+    The reference validator would otherwise fail on the first record that reaches it.
+    """
+    root = SPECIFICATIONS.resolver_with_root(DRAFT202012.create_resource(dataset.schema))
+    properties = dataset.schema.get("properties", {})
+    for name, prop in properties.items():
+        _resolve_all(dataset.name, f"property {name!r}", prop, root)
+    rest = [child for child in DRAFT202012.subresources_of(dataset.schema) if all(child is not p for p in properties.values())]
+    for child in rest:
+        _resolve_all(dataset.name, "schema", child, root)
+
+
+def _resolve_all(dataset: str, where: str, subschema: Any, resolver: Resolver[Any]) -> None:
+    if not isinstance(subschema, dict):
+        return
+    resolver = resolver.in_subresource(DRAFT202012.create_resource(subschema))
+    for keyword in ("$ref", "$dynamicRef"):
+        if keyword in subschema:
+            try:
+                resolver.lookup(subschema[keyword])
+            except Unresolvable as error:
+                raise ConfigurationError(
+                    f"dataset {dataset}: {where}: {keyword} {subschema[keyword]!r} does not resolve within the schema: {error}"
+                ) from error
+    for child in DRAFT202012.subresources_of(subschema):
+        _resolve_all(dataset, where, child, resolver)
+
+
+def _check_consistency(dataset: Dataset) -> None:
+    """The spec may only refer to fields the schema defines, stored in columns its derivations can read."""
+    props = dataset.properties
+    ts = dataset.timestamp_field
+    if ts not in props or arrow_type(props[ts]) != TIMESTAMP or ts not in dataset.schema.get("required", []):
+        raise ConfigurationError(
+            f"dataset {dataset.name}: timestamp_field {ts!r} must be a required property with format date-time "
+            f'and "type": "string" (it partitions the output by its UTC hour)'
         )
     for derived in dataset.derived:
         for ref in (derived["source"], derived.get("key")):
@@ -165,7 +218,27 @@ def _check_consistency(dataset: Dataset) -> None:
                     f"dataset {dataset.name}: derived field {derived['name']!r} refers to "
                     f"{ref!r}, which the schema does not define"
                 )
-        if derived["name"] in props:
+        if derived["name"] in props or derived["name"] in _OUTPUT_NAMES:
             raise ConfigurationError(
-                f"dataset {dataset.name}: derived field {derived['name']!r} clashes with a schema property"
+                f"dataset {dataset.name}: derived field {derived['name']!r} clashes with a schema property or a column the pipeline adds"
             )
+        _check_derived_columns(dataset, derived)
+
+
+def _check_derived_columns(dataset: Dataset, derived: dict[str, Any]) -> None:
+    """A derivation reads its source (and key) column with Arrow kernels that need these column types."""
+    source = arrow_type(dataset.properties[derived["source"]])
+    if derived["kind"] == "date":
+        needs, readable = "a date-time", source == TIMESTAMP
+    else:
+        needs, readable = "an integer or number", source in _NUMERIC
+    if not readable:
+        raise ConfigurationError(
+            f"dataset {dataset.name}: derived field {derived['name']!r}: its source, property "
+            f"{derived['source']!r}, must be {needs} (its column is {source})"
+        )
+    key = derived.get("key")
+    if key is not None and (arrow_type(dataset.properties[key]) != pa.string() or dataset.json_text[key]):
+        raise ConfigurationError(
+            f'dataset {dataset.name}: derived field {derived["name"]!r}: its key, property {key!r}, must be "type": "string"'
+        )

@@ -16,8 +16,9 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
+from chalicelib.datasets.columns import JSON_TYPES
 from chalicelib.ingest.errors import UnreadableSourceError
 
 Format = Literal["csv", "jsonl", "json"]
@@ -71,10 +72,10 @@ def detect_format(key: str, head: bytes) -> Format:
 
 def decompressed(stream: BinaryIO) -> BinaryIO:
     """Wrap ``stream`` in a gzip reader when it starts with the gzip magic bytes."""
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, stream))
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    return buffered  # type: ignore[return-value]
+    return buffered
 
 
 def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> Iterator[ParsedRecord]:
@@ -255,8 +256,11 @@ def convert_csv_value(value: str, types: list[str]) -> Any:
     """Convert CSV text to the first JSON Schema type it can be read as.
 
     Text that fits none stays a string, so validation reports the type mismatch
-    with the value the file holds.  Empty fields are dropped before this (absent).
+    with the value the file holds; so does the text of a property that admits
+    every type (its schema asks for none).  Empty fields are dropped before this (absent).
     """
+    if set(types) >= set(JSON_TYPES):
+        return value
     for json_type in types:
         if json_type in ("number", "integer") and _JSON_NUMBER.fullmatch(value.strip()):
             return json.loads(value.strip())

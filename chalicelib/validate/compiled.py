@@ -2,17 +2,18 @@
 
 The compiled checks decide only one thing: which records are *surely valid*.
 Each check passes a value only where the reference validator (``jsonschema``
-Draft 2020-12 with format assertions) would pass it too, and where the value
-fits its storage column; everything else, and every property whose schema uses
-a keyword not compiled here, goes to the reference validator, so verdicts and
-reasons stay exactly the reference's.  A differential test (hypothesis) holds
-that, for generated schemas and records.
+Draft 2020-12 with format assertions) passes it too, for every value of the
+column's type, and where the value fits its storage column; everything else,
+and every property whose schema uses a keyword not compiled here, goes to the
+reference validator, so verdicts and reasons stay exactly the reference's
+whatever else the batch holds.  A differential test (hypothesis) holds that,
+for generated schemas and records.
 
 Compiled: ``type`` (by the column's type), ``required``, ``additionalProperties``
 (rows with unknown members never reach here), ``enum``, ``const``, ``minimum``,
 ``maximum`` and their exclusive forms, ``multipleOf``, ``minLength``,
-``maxLength``, ``pattern`` (where RE2 and Python's ``re`` agree), and the
-``date-time`` and ``date`` formats.
+``maxLength``, ``pattern`` (see :func:`_re2_matches_only_what_python_matches`),
+and the ``date-time`` and ``date`` formats.
 """
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ ANNOTATIONS = frozenset({"title", "description", "$comment", "examples", "defaul
 _TOP_LEVEL = ANNOTATIONS | {"type", "properties", "required", "additionalProperties", "$defs"}
 _FORMATS = {"date-time", "date"}  # checked by parsing into the storage column
 _EXACT = 2**53  # integers and doubles agree exactly below this magnitude
-# Escapes whose meaning RE2 and Python share (\d: RE2's ASCII digits are a subset of Python's).
-_SAFE_ESCAPE = re.compile(r"\\(?:d|[^0-9A-Za-z])")
-_PATTERN_SYNTAX_RE2_READS_OTHERWISE = ("(?", "[:", "{,")
+_PUNCTUATION = frozenset(r"""!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~""")  # escaped, each is itself in both engines
+_QUANTIFIER = re.compile(r"[*+?]|\{[0-9]+(?:,[0-9]*)?\}")
+_SET_OPERATORS = ("&&", "||", "~~", "--")  # Python warns it may read them as set operations inside classes
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _keyword_check(keyword: str, value: Any) -> Check | None:
     if keyword in ("minLength", "maxLength"):
         compare = pc.greater_equal if keyword == "minLength" else pc.less_equal
         return _textual(lambda column: compare(pc.utf8_length(column), value))
-    if keyword == "pattern" and _re2_reads_as_python(value):
+    if keyword == "pattern" and _re2_matches_only_what_python_matches(value):
         return _textual(lambda column: pc.match_substring_regex(column, value))
     if keyword == "format" and value in _FORMATS:
         return _textual(lambda column: pa.array([True] * len(column), pa.bool_()))  # parsed into storage
@@ -154,12 +155,17 @@ def _textual(check: Check) -> Check:
 def _member_check(members: list[Any]) -> Check:
     def check(column: pa.Array) -> pa.Array:
         kind = column.type
+        same: list[Any]
         if pa.types.is_string(kind):
             same = [m for m in members if isinstance(m, str)]
         elif pa.types.is_boolean(kind):
             same = [m for m in members if isinstance(m, bool)]
-        else:  # jsonschema compares numbers by value (1 == 1.0) and never equates them with booleans
-            same = [m for m in members if _exact_number(m)]
+        elif pa.types.is_integer(kind):
+            # jsonschema compares numbers by value (1 == 1.0), never equating them with booleans;
+            # a fractional member equals no integer (and an int64 array would truncate it).
+            same = [int(m) for m in members if _exact_number(m) and float(m).is_integer()]
+        else:
+            same = [float(m) for m in members if _exact_number(m)]
         return pc.is_in(column, value_set=pa.array(same, kind)) if same else _all(column, False)
     return check
 
@@ -177,15 +183,22 @@ def _multiple_of(column: pa.Array, divisor: int | float) -> pa.Array:
     return pc.and_(whole, pc.equal(pc.multiply(pc.divide(integers, divisor), divisor), integers))
 
 
-def _re2_reads_as_python(pattern: Any) -> bool:
-    """Whether RE2 (Arrow) matches exactly what Python's ``re.search`` matches for ``pattern``.
+def _re2_matches_only_what_python_matches(pattern: Any) -> bool:
+    """Whether every string RE2 (Arrow) finds ``pattern`` in, Python's ``re.search`` finds it in too.
 
-    Only patterns of literals, classes, groups, alternation, quantifiers, anchors and
-    the escapes both read alike; anything else is left to the reference.
+    The rule: the pattern is made only of literal characters, ``.``, ``|``, groups
+    ``(...)`` and ``(?:...)``, the quantifiers ``*``, ``+``, ``?``, ``{n}``, ``{n,}``
+    and ``{n,m}`` (each maybe lazy, never stacked), ``^``, a ``$`` that ends the
+    pattern, escaped ASCII punctuation, ``\\d`` outside negated classes, and classes
+    ``[...]``/``[^...]`` of literal characters, ranges between them and those escapes;
+    and both engines compile it.  All of these read the same in both engines but two,
+    where RE2 matches a subset: ``\\d`` is ``[0-9]`` in RE2 and any Unicode digit in
+    Python, and a final ``$`` also matches before a final newline in Python.  A
+    negated class would turn the first into a superset (``[^\\d]`` matches "٣" in
+    RE2 only), so it may not hold ``\\d``.  A string RE2 does not match goes to the
+    reference; any other pattern is not compiled.
     """
-    if not isinstance(pattern, str) or any(token in pattern for token in _PATTERN_SYNTAX_RE2_READS_OTHERWISE):
-        return False
-    if "\\" in _SAFE_ESCAPE.sub("", pattern) or "$" in pattern.rstrip("$"):
+    if not isinstance(pattern, str) or not _plain_syntax(pattern):
         return False
     try:
         re.compile(pattern)
@@ -193,6 +206,79 @@ def _re2_reads_as_python(pattern: Any) -> bool:
     except (re.error, pa.ArrowInvalid):
         return False
     return True
+
+
+def _plain_syntax(pattern: str) -> bool:
+    """Whether ``pattern`` uses only the syntax :func:`_re2_matches_only_what_python_matches` allows."""
+    position, groups, quantifiable = 0, 0, False
+    while position < len(pattern):
+        char = pattern[position]
+        quantifier = _QUANTIFIER.match(pattern, position)
+        if quantifier:
+            if not quantifiable:  # nothing to repeat, or a stacked quantifier (Python reads a{2}+ as possessive)
+                return False
+            position = quantifier.end() + pattern.startswith("?", quantifier.end())
+            quantifiable = False
+            continue
+        if char == "\\":
+            if not _plain_escape(pattern[position + 1 : position + 2], negated=False):
+                return False
+            position += 2
+        elif char == "[":
+            position = _class_end(pattern, position)
+            if position < 0:
+                return False
+        elif char == "(":
+            if pattern.startswith("(?", position) and not pattern.startswith("(?:", position):
+                return False  # flags, lookaround, named groups: not compiled
+            position += 3 if pattern.startswith("(?:", position) else 1
+            groups += 1
+            quantifiable = False
+            continue
+        elif char == ")":
+            if not groups:
+                return False
+            groups -= 1
+            position += 1
+        elif char in "|^$":
+            if char == "$" and position != len(pattern) - 1:
+                return False
+            position += 1
+            quantifiable = False
+            continue
+        elif char in "]{}":  # literal in both only where not a quantifier or class: left to the reference
+            return False
+        else:  # a literal character or "."
+            position += 1
+        quantifiable = True
+    return not groups
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The position after the class opening at ``start``, or -1 when it is not a plain class."""
+    position = start + 1 + pattern.startswith("^", start + 1)
+    negated, first = position == start + 2, position
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "]" and position > first:
+            return position + 1
+        if char in "[]" or pattern.startswith(_SET_OPERATORS, position):
+            return -1  # a leading "]" is literal in Python only; "[" may open a POSIX class in RE2
+        if char == "\\":
+            if not _plain_escape(pattern[position + 1 : position + 2], negated=negated):
+                return -1
+            position += 2
+        elif char == "-" and position != first and not pattern.startswith("-]", position):
+            return -1  # a range from an escape or after a range
+        elif pattern.startswith("-", position + 1) and pattern[position + 2 : position + 3] not in ("", "]", "\\", "-"):
+            position += 3  # a range between two literal characters
+        else:
+            position += 1
+    return -1
+
+
+def _plain_escape(escaped: str, *, negated: bool) -> bool:
+    return escaped in _PUNCTUATION or (escaped == "d" and not negated)
 
 
 def _exact_number(value: Any) -> bool:

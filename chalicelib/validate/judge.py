@@ -10,18 +10,15 @@ import pyarrow.compute as pc
 from jsonschema import Draft202012Validator
 
 from chalicelib.datasets import Dataset
-from chalicelib.datasets.columns import python_column, source_fields
+from chalicelib.datasets.columns import POSITION, python_column, source_fields
 from chalicelib.payloads import Reason
 from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.reasons import parse_failure, record_failures
 
-_POSITION = [pa.field("record_number", pa.int64(), nullable=False), pa.field("line", pa.int64()),
-             pa.field("record", pa.string(), nullable=False)]
-
 
 def valid_schema(dataset: Dataset) -> pa.Schema:
     """Valid records as validate stages them: position, RFC 8785 text, and each source field in its storage type."""
-    return pa.schema(_POSITION + source_fields(dataset))
+    return pa.schema(POSITION + source_fields(dataset))
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class Judge:
         checked = self._compiled.check(batch.column("values"))
         passed = pc.indices_nonzero(checked.surely_valid)
         fast = pa.RecordBatch.from_arrays(
-            [batch.column(f.name).take(passed) for f in _POSITION]
+            [batch.column(f.name).take(passed) for f in POSITION]
             + [checked.columns[f.name].take(passed) for f in self._fields],
             schema=self.schema,
         )
@@ -72,7 +69,7 @@ class Judge:
         values: list[dict[str, Any]] = []
         rejected = []
         for number, line, text, raw, error, known in zip(*rows.values(), settled):
-            value = None if text is None else json.loads(text)
+            value: Any = None if text is None else json.loads(text)
             reasons = [parse_failure(error)] if error is not None else \
                 record_failures(self._dataset, self._fields, value, self._validator(known))
             if reasons:
@@ -82,8 +79,8 @@ class Judge:
             valid["line"].append(line)
             valid["record"].append(text)
             values.append(value)
-        arrays = [pa.array(valid[f.name], f.type) for f in _POSITION]
-        arrays += [python_column(f, self._dataset.field_types[f.name], values) for f in self._fields]
+        arrays = [pa.array(valid[f.name], f.type) for f in POSITION]
+        arrays += [python_column(f, self._dataset.json_text[f.name], values) for f in self._fields]
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema), rejected
 
     def _validator(self, settled: frozenset[str]) -> Draft202012Validator:

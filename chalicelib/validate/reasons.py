@@ -46,7 +46,7 @@ def storage_failures(dataset: Dataset, fields: list[pa.Field], record: dict[str,
     for field in fields:
         value = record.get(field.name)
         try:
-            pa.scalar(storable_value(field, dataset.field_types[field.name], value), field.type)
+            pa.scalar(storable_value(field, dataset.json_text[field.name], value), field.type)
         except (ValueError, OverflowError, pa.ArrowException) as error:
             reasons.append(_reason(f"$.{field.name}", "storage", f"{value!r} does not fit a {field.type} column: {error}"))
     return reasons
