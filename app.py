@@ -20,7 +20,7 @@ from chalicelib.api.responses import refuse_web_pages
 from chalicelib.api.runs import runs_api
 from chalicelib.failures import record_failure
 from chalicelib.ingest import ingest as ingest_stage
-from chalicelib.observability import log_stage_result, logger
+from chalicelib.observability import log_stage_result, logger, metrics
 from chalicelib.output import output as output_stage
 from chalicelib.payloads import IngestEvent, IngestState, OutputState, TransformedState, ValidatedState, parse_payload
 from chalicelib.services import default_services
@@ -47,6 +47,7 @@ def ingest(event: dict[str, Any], context: Any) -> IngestState:
 
 @app.lambda_function(name=VALIDATE.function)
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics  # flushes the dataset's EMF metrics the stage added
 def validate(event: dict[str, Any], context: Any) -> ValidatedState:
     return log_stage_result(VALIDATE.function, validate_stage(parse_payload(event, IngestState), default_services()))
 
@@ -59,6 +60,7 @@ def transform(event: dict[str, Any], context: Any) -> TransformedState:
 
 @app.lambda_function(name=OUTPUT.function)
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics  # flushes the dataset's EMF metrics the stage added
 def output(event: dict[str, Any], context: Any) -> OutputState:
     return log_stage_result(OUTPUT.function, output_stage(parse_payload(event, TransformedState), default_services()))
 

@@ -1,12 +1,29 @@
-"""Structured logs (AWS Lambda Powertools): one JSON line per stage, keyed by run."""
+"""Structured logs and metrics (AWS Lambda Powertools): one JSON line per stage, keyed by run; EMF metrics per dataset.
+
+Metrics go out as CloudWatch embedded metric format in the function's log
+(no PutMetricData call), namespace :data:`METRICS_NAMESPACE`, dimension ``dataset``;
+the handlers that emit them flush them when they return.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
-logger = Logger(service="serverless-etl")
+SERVICE = "serverless-etl"
+METRICS_NAMESPACE = "ServerlessEtl"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+COUNT, BYTES, SECONDS = MetricUnit.Count, MetricUnit.Bytes, MetricUnit.Seconds
+
+
+def emit_metrics(dataset: str, values: dict[str, tuple[float, MetricUnit]]) -> None:
+    """Add one stage's figures for ``dataset`` (``name -> (value, unit)``) to this invocation's metrics."""
+    metrics.add_dimension(name="dataset", value=dataset)
+    for name, (value, unit) in values.items():
+        metrics.add_metric(name=name, unit=unit, value=value)
 State = TypeVar("State", bound=Mapping[str, Any])
 
 

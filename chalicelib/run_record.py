@@ -47,6 +47,7 @@ ERROR: Final = "error"
 CAUSE: Final = "cause"
 REDRIVE_COUNT: Final = "redrive_count"
 REDRIVEN_AT: Final = "redriven_at"
+QUALITY: Final = "quality"  # the run's data-quality profile, checks and anomalies (chalicelib.quality)
 
 RUN_KIND: Final = "run"
 TTL_ATTRIBUTE: Final = EXPIRES_AT
@@ -90,6 +91,7 @@ class RunItem(TypedDict, total=False):
     cause: str
     redrive_count: int
     redriven_at: str
+    quality: dict[str, Any]
 
 
 ATTRIBUTES: Final = frozenset(RunItem.__annotations__)
@@ -154,6 +156,7 @@ class RunView(TypedDict):
     replay_of: str | None
     redrive_count: int
     redriven_at: str | None
+    quality: dict[str, Any] | None
 
 
 def _shown_time(value: str | None) -> str | None:
@@ -205,4 +208,5 @@ def run_view(item: RunItem | dict[str, Any]) -> RunView:
         replay_of=item.get(REPLAY_OF),
         redrive_count=int(item.get(REDRIVE_COUNT) or 0),
         redriven_at=_shown_time(item.get(REDRIVEN_AT)),
+        quality=item.get(QUALITY),
     )

@@ -49,6 +49,7 @@ class RunReport:
     states: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
     faults_injected: dict[str, int] = field(default_factory=dict)  # per service, by --fault-rate, during this run
+    quality: dict[str, Any] | None = None  # the run's data-quality profile, checks and anomalies
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,6 +130,7 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
         cause=run["cause"],
         states=[visit.to_dict() for visit in timeline(events)],
         alerts=_alerts(world),
+        quality=run["quality"],
     )
 
 

@@ -52,7 +52,11 @@ PROCESSED_OBJECTS = _objects(PROCESSED, f"{PROCESSED_ROOT}/")
 MANIFEST_OBJECTS = _objects(PROCESSED, f"{MANIFEST_ROOT}/")
 PROCESSED_BUCKET_ARN = get_arn(PROCESSED)
 TABLE_ARN = get_arn(TABLE)
-TABLE_INDEXES = [{"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"} for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]
+def _index_arn(index: str) -> dict[str, str]:
+    return {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"}
+
+
+TABLE_INDEXES = [_index_arn(index) for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]
 QUEUE_ARN = get_arn(QUEUE)
 TOPIC_ARN = ref(TOPIC)
 NOTIFICATIONS_ARN = ref(NOTIFICATIONS)
@@ -87,7 +91,9 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
     "validate": [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: ingested batches"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS, QUARANTINE_OBJECTS), "valid batches; quarantined records"),
-        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts and quarantine"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts, quarantine and quality"),
+        Grant(("dynamodb:Query",), (_index_arn(INDEX_BY_DATASET),), "RunStore.list(dataset=...): the dataset's recent runs, for anomalies"),
+        Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: a breached warn check or an anomaly"),
         _kms("SSE-KMS objects"),
     ],
     "transform": [

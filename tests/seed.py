@@ -1,7 +1,9 @@
 """Putting run items straight into the run table, for tests that need a run in a given state."""
 from __future__ import annotations
 
+import json
 import os
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -19,5 +21,6 @@ def put_run(services: Services, run_id: str, **attributes: Any) -> None:
     unknown = item.keys() - r.ATTRIBUTES
     assert not unknown, f"not run attributes: {sorted(unknown)}"
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")  # the local world's and the plain fakes' region
+    stored = json.loads(json.dumps(item), parse_float=Decimal)  # DynamoDB numbers are Decimals
     boto3.client("dynamodb", region_name=region).put_item(
-        TableName=services.settings.runs_table, Item={k: _SERIALIZER.serialize(v) for k, v in item.items()})
+        TableName=services.settings.runs_table, Item={k: _SERIALIZER.serialize(v) for k, v in stored.items()})

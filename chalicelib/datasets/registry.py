@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT202012
 
 from chalicelib.datasets.columns import ENRICHMENT, PARTITION_KEYS, POSITION, TIMESTAMP, arrow_type, is_json_text, json_types
 from chalicelib.errors import ConfigurationError, DataError
+from chalicelib.quality.checks import Check, declared_checks, declared_key
 
 if TYPE_CHECKING:
     from referencing._core import Resolver
@@ -68,6 +69,16 @@ class Dataset:
     @property
     def derived(self) -> list[dict[str, Any]]:
         return list(self.spec.get("derived", []))
+
+    @cached_property
+    def key(self) -> str | None:
+        """The field that identifies a record (the spec's ``key``), if any."""
+        return declared_key(self.name, self.spec, self.properties)
+
+    @cached_property
+    def checks(self) -> list[Check]:
+        """The data-quality checks every run is judged by (the spec's ``checks``)."""
+        return declared_checks(self.name, self.spec, self.properties)
 
     @property
     def properties(self) -> dict[str, dict[str, Any]]:
@@ -223,6 +234,7 @@ def _check_consistency(dataset: Dataset) -> None:
                 f"dataset {dataset.name}: derived field {derived['name']!r} clashes with a schema property or a column the pipeline adds"
             )
         _check_derived_columns(dataset, derived)
+    dataset.key, dataset.checks  # noqa: B018  (each names the dataset and field it cannot judge)
 
 
 def _check_derived_columns(dataset: Dataset, derived: dict[str, Any]) -> None:

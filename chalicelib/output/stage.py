@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -9,6 +10,7 @@ import pyarrow as pa
 from chalicelib.errors import IntegrityError
 from chalicelib.identity import source_id_for, version_tag
 from chalicelib.keys import processed_prefix
+from chalicelib.observability import COUNT, SECONDS, emit_metrics
 from chalicelib.output.partitions import HourlyParquetWriter
 from chalicelib.output.publish import output_stem, publish
 from chalicelib.payloads import OutputResult, OutputState, Publication, TransformedState
@@ -42,6 +44,11 @@ def output(state: TransformedState, services: Services) -> OutputState:
     if written != state["outcome"]["records_valid"]:
         raise IntegrityError(f"wrote {written} records but {state['outcome']['records_valid']} were valid")
     published = publish(services, run, dataset.name, source_id, keys, written)
+    emit_metrics(dataset.name, {
+        "RecordsWritten": (0 if published.superseded_by else written, COUNT),
+        "RunsSuperseded": (int(published.superseded_by is not None), COUNT),
+        "SecondsToOutput": ((datetime.now(UTC) - datetime.fromisoformat(run["started_at"])).total_seconds(), SECONDS),
+    })
     if published.superseded_by is not None:
         where = s3_uri(run["source"]["bucket"], run["source"]["key"])
         return OutputState(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -227,13 +228,15 @@ class RunStore:
 
     def record_validation(
         self, run: RunRef, *, records_in: int, records_valid: int, records_invalid: int, quarantine: str | None,
+        quality: Mapping[str, Any] | None = None,
     ) -> bool:
-        """The validated counts and where the invalid records went (only by the run's own execution)."""
+        """The validated counts, where the invalid records went and their quality (only by the run's own execution)."""
         return self._update(run["run_id"], {
             r.RECORDS_IN: records_in,
             r.RECORDS_VALID: records_valid,
             r.RECORDS_INVALID: records_invalid,
             r.QUARANTINE: quarantine,
+            r.QUALITY: quality,
         }, owner=run["execution_id"], remove=() if quarantine else (r.QUARANTINE,))
 
     def mark_failed(
@@ -335,6 +338,11 @@ def _listed(started_at: str) -> dict[str, Any]:
 
 
 def _dynamo_value(value: Any) -> Any:
+    """DynamoDB numbers are Decimals, in maps and lists too."""
     if isinstance(value, float):
         return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {k: _dynamo_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_dynamo_value(v) for v in value]
     return value

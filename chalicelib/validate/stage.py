@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any
+from typing import Any, cast
 
+from chalicelib import run_record as r
 from chalicelib.datasets import Dataset
+from chalicelib.datasets.columns import source_fields
 from chalicelib.errors import IntegrityError
 from chalicelib.keys import ingested_key, quarantine_key, valid_key
+from chalicelib.observability import BYTES, COUNT, emit_metrics
 from chalicelib.outcomes import outcome
 from chalicelib.payloads import IngestState, ReasonSample, RunRef, ValidatedState
+from chalicelib.quality.anomalies import HISTORY_RUNS
+from chalicelib.quality.assess import assess
+from chalicelib.quality.profile import ProfileBuilder, QualityProfile
 from chalicelib.services import Services
 from chalicelib.storage.objects import s3_uri
 from chalicelib.storage.staging import iter_batches
@@ -17,6 +23,7 @@ from chalicelib.validate.judge import Judge
 from chalicelib.validate.reasons import quarantine_line
 
 MAX_SAMPLE_REASONS = 5
+HISTORY_SLACK = 10  # runs read beyond HISTORY_RUNS, for the rejected and failed ones among them
 
 
 def validate(state: IngestState, services: Services) -> ValidatedState:
@@ -34,8 +41,9 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
     source = s3_uri(run["source"]["bucket"], run["source"]["key"])
     fd, quarantine_path = tempfile.mkstemp(suffix=".jsonl")
     try:
+        profiler = ProfileBuilder(source_fields(dataset), dataset.timestamp_field, dataset.key)
         with os.fdopen(fd, "w", encoding="utf-8") as quarantine:
-            valid, invalid, samples = _split(run, dataset, source, services, quarantine)
+            valid, invalid, samples = _split(run, dataset, source, services, quarantine, profiler)
         records_in = valid + invalid
         location = None
         if invalid:
@@ -46,8 +54,18 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
         os.unlink(quarantine_path)
     if records_in != state["outcome"]["records_in"]:
         raise IntegrityError(f"staged {state['outcome']['records_in']} records but validated {records_in}")
-    services.runs.record_validation(run, records_in=records_in, records_valid=valid, records_invalid=invalid, quarantine=location)
-    reason = _rejection(dataset, valid, invalid, samples)
+    assessment = assess(dataset.checks, profiler.build(run["started_at"]), _history(services, run))
+    services.runs.record_validation(run, records_in=records_in, records_valid=valid, records_invalid=invalid, quarantine=location,
+                                    quality=assessment.quality)
+    reason = _rejection(dataset, valid, invalid, samples) or assessment.rejection
+    if assessment.warnings and not reason:
+        _alert(services, run, assessment.warnings)
+    emit_metrics(dataset.name, {
+        "RecordsIn": (records_in, COUNT), "RecordsValid": (valid, COUNT), "RecordsInvalid": (invalid, COUNT),
+        "SourceBytes": (run["source"]["size"] or 0, BYTES), "RunsRejected": (int(reason is not None), COUNT),
+        "ChecksBreached": (sum(check["breached"] for check in assessment.quality["checks"]), COUNT),
+        "Anomalies": (len(assessment.quality["anomalies"]), COUNT),
+    })
     return ValidatedState(
         run=run,
         outcome=outcome(
@@ -62,7 +80,8 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
     )
 
 
-def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quarantine: Any) -> tuple[int, int, list[ReasonSample]]:
+def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quarantine: Any,
+           profiler: ProfileBuilder) -> tuple[int, int, list[ReasonSample]]:
     valid = invalid = 0
     samples: list[ReasonSample] = []
     judge = Judge(dataset)
@@ -71,15 +90,34 @@ def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quara
         for batch in iter_batches(reader):
             kept, rejected = judge.judge(batch)
             writer.write_batch(kept)
+            profiler.add_valid(kept)
             valid += kept.num_rows
             invalid += len(rejected)
             for record in rejected:
+                profiler.add_invalid(record.reasons)
                 quarantine.write(quarantine_line(run_id=run["run_id"], source=source, record_number=record.record_number,
                                                  line=record.line, record=record.record, raw=record.raw,
                                                  reasons=record.reasons) + "\n")
                 if len(samples) < MAX_SAMPLE_REASONS:
                     samples.append(ReasonSample(record_number=record.record_number, line=record.line, **record.reasons[0]))
     return valid, invalid, samples
+
+
+def _history(services: Services, run: RunRef) -> list[QualityProfile]:
+    """The quality of the dataset's last successful runs, newest first (the run table's dataset index)."""
+    page = services.runs.list(dataset=run["dataset"], limit=HISTORY_RUNS + HISTORY_SLACK)
+    earlier = [item[r.QUALITY] for item in page.runs
+               if item.get(r.STATUS) == r.SUCCEEDED and item.get(r.QUALITY) and item[r.RUN_ID] != run["run_id"]]
+    return cast(list[QualityProfile], earlier[:HISTORY_RUNS])
+
+
+def _alert(services: Services, run: RunRef, warnings: list[str]) -> None:
+    """A breached ``warn`` check or an anomaly: the data is written, the run flagged (its quality), and people told."""
+    services.notifier.publish(
+        f"ETL run data quality warning: {run['run_id']}",
+        {"status": "QUALITY_WARNING", "run_id": run["run_id"], "dataset": run["dataset"], "source": run["source"],
+         "warnings": warnings, "hint": "the run's records were written; see quality on GET /runs/{run_id}"},
+    )
 
 
 def _rejection(dataset: Dataset, valid: int, invalid: int, samples: list[ReasonSample]) -> str | None:

@@ -200,6 +200,8 @@ class LocalAws:
         self._create_state_machine(functions)
         self._create_rules(functions)
         self._stack.enter_context(mock.patch.dict(os.environ, self.function_environment()))
+        # EMF metrics are log lines for CloudWatch to read: locally they would only interleave with etl run's output.
+        self._stack.enter_context(mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}))
         if self.storm.rate > 0:  # after set-up: the storm is for the pipeline's calls
             self._stack.enter_context(self.storm.installed())
 

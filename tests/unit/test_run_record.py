@@ -1,16 +1,32 @@
 """The run record's view is what the API documents."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pyarrow as pa
 import pytest
 
 from chalicelib import run_record as r
 from chalicelib.api.documents import validator
+from chalicelib.quality.assess import assess
+from chalicelib.quality.checks import Check
+from chalicelib.quality.profile import ProfileBuilder
+
+
+def sample_quality() -> dict:
+    builder = ProfileBuilder([pa.field("ts", pa.timestamp("us", tz="UTC")), pa.field("n", pa.int64())], "ts", "n")
+    builder.add_valid(pa.record_batch({"ts": pa.array([datetime(2024, 3, 15, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+                                       "n": pa.array([1], pa.int64())}))
+    builder.add_invalid([{"path": "$.n", "rule": "minimum", "message": "m"}])
+    return dict(assess([Check("min_rows", 1, "warn")], builder.build("2024-03-16T00:00:00+00:00"), []).quality)
 
 
 def full_item() -> dict:
     item: dict = {}
     for name, kind in r.RunItem.__annotations__.items():
-        if "int" in str(kind):
+        if name == r.QUALITY:
+            item[name] = sample_quality()
+        elif "int" in str(kind):
             item[name] = 3
         elif "list" in str(kind):
             item[name] = ["m-2", "m-1"]

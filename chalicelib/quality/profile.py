@@ -1,0 +1,167 @@
+"""A run's data-quality profile, accumulated from the typed columns validate already holds.
+
+Validate sees every batch once; the profile is gathered from those batches as they
+pass (column null counts, min/max/sum kernels, the key column's distinct values),
+so it costs no second read of the data.  Figures describe what the run writes (its
+valid records), except the invalid share and the rules behind it.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any, TypedDict
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chalicelib.payloads import Reason
+from chalicelib.times import utc_timestamp
+
+TOP_RULES = 5
+
+
+class FieldProfile(TypedDict, total=False):
+    """One field: its null share, and for numbers and times their range (and mean for numbers)."""
+
+    null_share: float
+    min: float | str | None
+    max: float | str | None
+    mean: float | None
+
+
+class RuleCount(TypedDict):
+    rule: str
+    records: int
+
+
+class QualityProfile(TypedDict):
+    """What a run's records look like (stored on the run as ``quality``, shown by the API and ``etl run``)."""
+
+    records: int
+    valid: int
+    invalid: int
+    invalid_share: float
+    top_rules: list[RuleCount]
+    fields: dict[str, FieldProfile]
+    newest_event: str | None
+    freshness_seconds: float | None  # run start minus the newest event time
+    key: str | None
+    duplicate_share: float | None  # of the key's values among the valid records
+
+
+class _Numbers:
+    def __init__(self) -> None:
+        self.low: Any = None
+        self.high: Any = None
+        self.total = 0.0
+        self.count = 0
+
+    def add(self, column: pa.Array, numeric: bool) -> None:
+        present = len(column) - column.null_count
+        if present == 0:
+            return
+        bounds = pc.min_max(column)
+        low, high = bounds["min"].as_py(), bounds["max"].as_py()
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+        if numeric:
+            self.total += float(pc.sum(column).as_py())
+            self.count += present
+
+
+class ProfileBuilder:
+    """Gathers a :class:`QualityProfile` batch by batch.
+
+    Parameters
+    ----------
+    fields
+        The source fields of the valid batches (their storage columns).
+    timestamp_field
+        The field whose newest value sets the run's freshness.
+    key
+        The field that identifies a record, if the dataset declares one.
+    """
+
+    def __init__(self, fields: list[pa.Field], timestamp_field: str, key: str | None) -> None:
+        self._fields = {f.name: f.type for f in fields}
+        self._timestamp_field = timestamp_field
+        self._key = key if key in self._fields else None
+        self._nulls: Counter[str] = Counter()
+        self._ranges = {name: _Numbers() for name, kind in self._fields.items() if _ranged(kind)}
+        self._keys: list[pa.Array] = []
+        self._valid = 0
+        self._invalid = 0
+        self._rules: Counter[str] = Counter()
+
+    def add_valid(self, batch: pa.RecordBatch) -> None:
+        self._valid += batch.num_rows
+        for name, kind in self._fields.items():
+            column = batch.column(name)
+            self._nulls[name] += column.null_count
+            if name in self._ranges:
+                self._ranges[name].add(column, numeric=_numeric(kind))
+        if self._key is not None:
+            # Only the key's values are kept (a few bytes a record), to count its distinct values once.
+            self._keys.append(pc.unique(batch.column(self._key)))
+
+    def add_invalid(self, reasons: list[Reason]) -> None:
+        self._invalid += 1
+        self._rules.update({reason["rule"] for reason in reasons})
+
+    def build(self, run_started_at: str) -> QualityProfile:
+        records = self._valid + self._invalid
+        fields: dict[str, FieldProfile] = {}
+        for name, kind in self._fields.items():
+            field = FieldProfile(null_share=_share(self._nulls[name], self._valid))
+            if name in self._ranges:
+                numbers = self._ranges[name]
+                field["min"], field["max"] = _shown(numbers.low), _shown(numbers.high)
+                if _numeric(kind):
+                    field["mean"] = numbers.total / numbers.count if numbers.count else None
+            fields[name] = field
+        newest = self._ranges[self._timestamp_field].high if self._timestamp_field in self._ranges else None
+        freshness = None
+        if isinstance(newest, datetime):
+            freshness = round((datetime.fromisoformat(run_started_at) - newest).total_seconds(), 3)
+        return QualityProfile(
+            records=records,
+            valid=self._valid,
+            invalid=self._invalid,
+            invalid_share=_share(self._invalid, records),
+            top_rules=[RuleCount(rule=rule, records=n) for rule, n in self._rules.most_common(TOP_RULES)],
+            fields=fields,
+            newest_event=_shown(newest) if isinstance(newest, datetime) else None,
+            freshness_seconds=freshness,
+            key=self._key,
+            duplicate_share=self._duplicate_share(),
+        )
+
+    def _duplicate_share(self) -> float | None:
+        if self._key is None:
+            return None
+        if not self._keys or self._valid == 0:
+            return 0.0
+        # each batch's distinct values, then the distinct values of them all: the run's distinct keys
+        distinct = pc.count_distinct(pa.chunked_array(self._keys), mode="only_valid").as_py()
+        present = self._valid - self._nulls[self._key]
+        return _share(present - distinct, present)
+
+
+def _ranged(kind: pa.DataType) -> bool:
+    return _numeric(kind) or pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc_timestamp(value)
+    if hasattr(value, "isoformat"):  # a date
+        return value.isoformat()
+    return value
