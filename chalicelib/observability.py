@@ -1,4 +1,5 @@
-"""Structured logs and metrics (AWS Lambda Powertools): one JSON line per stage, keyed by run; EMF metrics per dataset.
+"""Structured logs, metrics and traces (AWS Lambda Powertools): one JSON line per stage, keyed by run; EMF metrics
+per dataset; X-Ray traces of each invocation and its AWS calls (off outside Lambda).
 
 Metrics go out as CloudWatch embedded metric format in the function's log
 (no PutMetricData call), namespace :data:`METRICS_NAMESPACE`, dimension ``dataset``;
@@ -9,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = "serverless-etl"
 METRICS_NAMESPACE = "ServerlessEtl"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)  # patches botocore, so each AWS call is a subsegment
 COUNT, BYTES, SECONDS = MetricUnit.Count, MetricUnit.Bytes, MetricUnit.Seconds
 
 

@@ -35,7 +35,7 @@ def test_the_four_handlers_carry_references_only(world, client):
     for name in ("validate", "transform", "output"):
         state = invoke(client, name, state)
         assert len(json.dumps(state)) < 4096  # references and counts, never records
-    assert set(state) == {"run", "outcome", "transform", "output"}
+    assert set(state) == {"run", "outcome", "transform", "output", "publication"}  # publication: whether a newer version won
     assert state["output"]["records_written"] == state["outcome"]["records_valid"] == 24
 
 
