@@ -9,7 +9,9 @@ instead:
 
 - lines holding ``null`` (Arrow cannot tell a null member from an absent one),
   16+ digits before any decimal point (an integer beyond I-JSON, or one a
-  double rounds) or a byte-order mark;
+  double rounds) or a byte-order mark, lines longer than a record may be, and
+  lines with more brackets than a record may nest (Arrow's inference of an
+  unknown member overflows the stack on deep nesting);
 - lines in a part of the block Arrow refuses (malformed JSON, a wrong type,
   invalid UTF-8, a duplicate member): the part is halved until the good lines
   are parsed and the bad ones isolated;
@@ -30,12 +32,14 @@ import pyarrow.json as pj
 from chalicelib.canonical import canonical_text
 from chalicelib.ingest.errors import UnreadableSourceError
 from chalicelib.ingest.formats import GZIP_ERRORS, decompressed, parse_json_line
+from chalicelib.ingest.limits import HEAD_BYTES, MAX_DEPTH, MAX_LINE_BYTES
 from chalicelib.ingest.staged import parsed_batch
 
 BLOCK_BYTES = 8 << 20
 SMALLEST_PART = 64  # lines; a refused part this small is parsed line by line
 _BLANK = r"^[\t\n\x0b\x0c\r ]*$"  # what bytes.strip() removes
-_ROUTED = r"null|(?:^|[^0-9.])[0-9]{16}"  # null; 16+ digits not after a decimal point
+# null; 16+ digits not after a decimal point; more opening brackets than a record may nest
+_ROUTED = r"null|(?:^|[^0-9.])[0-9]{16}|(?:[\[{][^\[{]*)" + f"{{{MAX_DEPTH + 1}}}"
 _BOM = b"\xef\xbb\xbf"  # Arrow skips one at the start of a line; json.loads refuses it
 
 
@@ -57,18 +61,28 @@ def read_json_lines(stream: BinaryIO, schema: pa.Schema) -> Iterator[pa.RecordBa
 
 
 def _blocks(stream: BinaryIO) -> Iterator[bytes]:
-    """Blocks of whole lines, about ``BLOCK_BYTES`` each; a byte-order mark at the start is dropped."""
+    """Blocks of whole lines, about ``BLOCK_BYTES`` each; a byte-order mark at the start is dropped.
+
+    A line that goes on past ``HEAD_BYTES`` is cut there, as the per-line reader cuts it.
+    """
     carry = b""
-    first = True
+    first, cut = True, False
     try:
         while chunk := stream.read(BLOCK_BYTES):
             if first:
                 chunk, first = chunk.removeprefix(_BOM), False
+            if cut:  # drop the rest of the line that was cut
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    continue
+                chunk, cut = chunk[newline:], False
             data = carry + chunk
             end = data.rfind(b"\n") + 1
             if end:
                 yield data[:end]
             carry = data[end:]
+            if len(carry) > HEAD_BYTES:
+                carry, cut = carry[:HEAD_BYTES], True
     except GZIP_ERRORS as error:
         raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
     if carry:
@@ -84,7 +98,8 @@ def _block_batch(block: bytes, first_line: int, records_before: int, schema: pa.
     line_numbers = pa.array(range(first_line, first_line + len(records)), pa.int64()).filter(records)
     record_numbers = pa.array(range(records_before + 1, records_before + 1 + len(lines)), pa.int64())
 
-    routed = pc.or_(pc.match_substring_regex(lines, _ROUTED), pc.starts_with(lines, _BOM))
+    routed = pc.or_(pc.match_substring_regex(lines, _ROUTED),
+                    pc.or_(pc.starts_with(lines, _BOM), pc.greater(pc.binary_length(lines), MAX_LINE_BYTES)))
     candidates = pc.indices_nonzero(pc.invert(routed))
     values_type = schema.field("values").type
     positions, values = _parse_columnar(lines.take(candidates), candidates, values_type)

@@ -1,9 +1,10 @@
 """Parsing source files into records: CSV, JSON Lines, JSON arrays, gzip or not.
 
 Every record keeps the line it starts on, so a reason can name it.  A line that
-cannot be decoded or parsed becomes one invalid record and parsing goes on;
-only a fault that makes the rest of the file unreadable (a corrupt gzip
-stream, a malformed JSON array, a CSV header that cannot be a header) stops it.
+cannot be decoded or parsed, or costs more than :mod:`chalicelib.ingest.limits`
+allows, becomes one invalid record and parsing goes on; only a fault that makes
+the rest of the file unreadable (a corrupt gzip stream, a malformed JSON array,
+a CSV header that cannot be a header, a CSV line too long to read) stops it.
 """
 from __future__ import annotations
 
@@ -20,12 +21,24 @@ from typing import Any, BinaryIO, Literal, cast
 
 from chalicelib.datasets.columns import JSON_TYPES
 from chalicelib.ingest.errors import UnreadableSourceError
+from chalicelib.ingest.limits import (
+    KEPT_BYTES,
+    MAX_LINE_BYTES,
+    TOO_DEEP,
+    TOO_LONG,
+    TooDeepError,
+    bounded_lines,
+    check_depth,
+    content_length,
+    value_end,
+)
 
 Format = Literal["csv", "jsonl", "json"]
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)  # a corrupt stream, wherever it is read
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
+_TOO_LONG_RECORD = f"{TOO_LONG} (raw holds its first {KEPT_BYTES} bytes)"
 
 
 @dataclass(frozen=True)
@@ -91,21 +104,31 @@ def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> I
     UnreadableSourceError
         When the rest of the file cannot be read.
     """
-    lines = _numbered_lines(decompressed(stream))
+    source = decompressed(stream)
+    if fmt == "json":
+        yield from _parse_json_document(_whole(source))
+        return
+    lines = _numbered_lines(source)
     if fmt == "csv":
         yield from _parse_csv(lines, field_types)
-    elif fmt == "jsonl":
-        yield from _parse_json_lines(lines)
     else:
-        yield from _parse_json_document(lines)
+        yield from _parse_json_lines(lines)
 
 
 def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Lines numbered from 1, cut as :func:`chalicelib.ingest.limits.bounded_lines` cuts them."""
     try:
-        for number, line in enumerate(stream, start=1):
+        for number, line in enumerate(bounded_lines(stream), start=1):
             if number == 1:
                 line = line.removeprefix(codecs.BOM_UTF8)
             yield number, line
+    except GZIP_ERRORS as error:
+        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+
+
+def _whole(stream: BinaryIO) -> bytes:
+    try:
+        return stream.read().removeprefix(codecs.BOM_UTF8)
     except GZIP_ERRORS as error:
         raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
 
@@ -119,7 +142,14 @@ def _reject_constant(constant: str) -> Any:
 
 
 def parse_json_value(text: str) -> Any:
-    """Parse JSON as RFC 8259 defines it: NaN and Infinity are not JSON."""
+    """Parse JSON as RFC 8259 defines it (NaN and Infinity are not JSON), nested at most ``MAX_DEPTH`` deep.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not JSON; :class:`~chalicelib.ingest.limits.TooDeepError` when it nests too deep.
+    """
+    check_depth(text)
     return json.loads(text, parse_constant=_reject_constant)
 
 
@@ -134,6 +164,8 @@ def _parse_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedReco
 
 def parse_json_line(record_number: int, line_number: int, line: bytes) -> ParsedRecord:
     """One non-blank line of JSON Lines as a record, or as an invalid one saying why."""
+    if content_length(line) > MAX_LINE_BYTES:
+        return ParsedRecord(record_number, line_number, raw=_head(line), error=_TOO_LONG_RECORD)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -141,14 +173,19 @@ def parse_json_line(record_number: int, line_number: int, line: bytes) -> Parsed
                             error=_decode_error(line, error))
     try:
         return ParsedRecord(record_number, line_number, value=parse_json_value(text))
+    except TooDeepError as error:
+        return ParsedRecord(record_number, line_number, raw=text.rstrip("\r\n"), error=str(error))
     except ValueError as error:
         return ParsedRecord(record_number, line_number, raw=text.rstrip("\r\n"), error=f"malformed JSON: {error}")
 
 
-def _parse_json_document(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedRecord]:
+def _head(data: bytes) -> str:
+    """The start of a record too long to keep, as text (a character cut in two shows as escapes)."""
+    return data[:KEPT_BYTES].decode("utf-8", "backslashreplace")
+
+
+def _parse_json_document(data: bytes) -> Iterator[ParsedRecord]:
     """A JSON array of records, or one object; a ``.json`` file of JSON Lines also works."""
-    numbered = list(lines)
-    data = b"".join(line for _, line in numbered)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -159,7 +196,7 @@ def _parse_json_document(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedR
         try:
             value = parse_json_value(text)
         except ValueError:
-            yield from _parse_json_lines(numbered)  # JSON Lines saved as .json
+            yield from _parse_json_lines(_numbered_lines(io.BytesIO(data)))  # JSON Lines saved as .json
             return
         yield ParsedRecord(1, text.count("\n", 0, start) + 1, value=value)
         return
@@ -178,13 +215,36 @@ def _parse_json_document(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedR
         counted_to = position
         try:
             value, end = decoder.raw_decode(text, position)
+            problem = _array_record_problem(text, position, end)
+        except RecursionError:  # json's decoder recurses per level, up to Python's recursion limit
+            stop = value_end(text, position)
+            if stop is None:
+                raise _array_error(text, position, "unexpected end of file inside the JSON array") from None
+            value, end = None, stop
+            problem = _array_record_problem(text, position, end) or TOO_DEEP
         except ValueError as error:
             raise _array_error(text, getattr(error, "pos", position), f"malformed JSON: {getattr(error, 'msg', error)}") from error
         count += 1
-        yield ParsedRecord(count, line, value=value)
+        if problem is None:
+            yield ParsedRecord(count, line, value=value)
+        else:
+            raw = text[position:end]
+            yield ParsedRecord(count, line, raw=_head(raw.encode()) if problem == _TOO_LONG_RECORD else raw, error=problem)
         position = end
     if text[position + 1 :].strip():
         raise _array_error(text, position + 1, "unexpected data after the closing ']'")
+
+
+def _array_record_problem(text: str, start: int, end: int) -> str | None:
+    """Why the record at ``text[start:end]`` costs more than a record may, or ``None``."""
+    # A character takes one to four bytes in UTF-8: encode only when the count of characters cannot tell.
+    if end - start > MAX_LINE_BYTES or (4 * (end - start) > MAX_LINE_BYTES and len(text[start:end].encode()) > MAX_LINE_BYTES):
+        return _TOO_LONG_RECORD
+    try:
+        check_depth(text, start, end)
+    except TooDeepError as error:
+        return str(error)
+    return None
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -203,7 +263,7 @@ def _array_error(text: str, position: int, message: str) -> UnreadableSourceErro
 
 def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[str]]) -> Iterator[ParsedRecord]:
     # Undecodable bytes survive as surrogates so one bad row does not stop the file.
-    reader = csv.reader((line.decode("utf-8", "surrogateescape") for _, line in lines), strict=True)
+    reader = csv.reader((line.decode("utf-8", "surrogateescape") for line in _whole_csv_lines(lines)), strict=True)
     consumed = 0
     header: list[str] | None = None
     count = 0
@@ -238,6 +298,21 @@ def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[s
             name: convert_csv_value(value, field_types.get(name, ["string"]))
             for name, value in zip(header, row) if value != ""
         })
+
+
+def _whole_csv_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[bytes]:
+    """The lines, as long as each was read whole.
+
+    Raises
+    ------
+    UnreadableSourceError
+        At a line longer than ``MAX_LINE_BYTES``: CSV cannot tell where the record
+        ends (a quote in the part not read may open or close a field).
+    """
+    for number, line in lines:
+        if content_length(line) > MAX_LINE_BYTES:
+            raise UnreadableSourceError(f"line {number}: {TOO_LONG}; a CSV file cannot be read past it")
+        yield line
 
 
 def _check_header(row: list[str], line: int) -> list[str]:

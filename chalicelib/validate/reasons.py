@@ -28,10 +28,18 @@ def parse_failure(error: str) -> Reason:
 
 
 def schema_failures(validator: Draft202012Validator, record: Any) -> list[Reason]:
-    """All of ``jsonschema``'s errors for ``record``, most specific path first; empty when valid."""
-    errors: list[ValidationError] = sorted(
-        validator.iter_errors(record), key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))
-    )
+    """All of ``jsonschema``'s errors for ``record``, most specific path first; empty when valid.
+
+    When ``jsonschema`` cannot finish (its references recurse past Python's recursion
+    limit: a cycle of references that never descends into the value, or many per level
+    of a deep one), the record is invalid with rule ``recursion``: the run goes on.
+    """
+    try:
+        errors: list[ValidationError] = sorted(
+            validator.iter_errors(record), key=lambda e: (list(map(str, e.absolute_path)), str(e.validator))
+        )
+    except RecursionError:
+        return [_reason("$", "recursion", "the schema's references recurse past Python's recursion limit on this record")]
     return [_reason(e.json_path, str(e.validator), e.message) for e in errors[:MAX_REASONS_PER_RECORD]]
 
 

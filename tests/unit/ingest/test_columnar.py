@@ -53,7 +53,9 @@ records = st.fixed_dictionaries({}, optional=members)
 garbage = st.sampled_from([b"", b"   ", b"\t\r", b"not json", b"[1, 2]", b"5", b'{"text": "x"} {"text": "y"}',
                            b'{"ratio": NaN}', b'{"ratio": -Infinity}', b'{"count": 1.0}', b'{"text": "\xff"}',
                            b'{"text": "a", "text": "b"}', b'{"ratio": 1e400}', b'{"text": "\\ud800"}', b"\xef\xbb\xbf{}",
-                           b' \xef\xbb\xbf{}', b'{"text": "\xef\xbb\xbf"}'])
+                           b' \xef\xbb\xbf{}', b'{"text": "\xef\xbb\xbf"}',
+                           b'{"extra": ' + b"[" * 63 + b"]" * 63 + b"}", b'{"extra": ' + b"[" * 64 + b"]" * 64 + b"}",
+                           b'{"text": "' + b"[" * 70 + b'"}'])
 
 
 def _line(record: dict, ascii_only: bool, spaced: bool) -> bytes:
