@@ -26,6 +26,7 @@ from chalicelib.storage.runs import table_definition
 from infra import delivery
 from infra import permissions as p
 from infra.alarms import alarms
+from infra.dashboard import dashboard
 from infra.definition import ETL_DEFINITION, check_substitutions
 from infra.naming import APP, stage_name, tags
 from infra.permissions import Grant, get_arn, policy_document, ref
@@ -327,7 +328,8 @@ def _frame(stage: str, resources: dict[str, Any], extra_outputs: dict[str, Any],
 
 def _shared(stage: str) -> dict[str, Any]:
     """What both stacks hold: everything but Chalice's functions and API and what must follow the functions."""
-    return {**storage(), **roles(), **orchestration(), **alarms(stage, CHALICE_FUNCTIONS, _function_name), **catalog()}
+    return {**storage(), **roles(), **orchestration(), **alarms(stage, CHALICE_FUNCTIONS, _function_name), **catalog(),
+            **dashboard(DatasetRegistry(DEFAULT_SCHEMAS_DIR).names())}
 
 
 def merge_template(stage: str = "dev") -> dict[str, Any]:

@@ -1,0 +1,31 @@
+"""The operator dashboard shows what the functions emit, and quality alarms watch the same metrics."""
+from __future__ import annotations
+
+import json
+
+from chalicelib.observability import METRICS_NAMESPACE, SERVICE
+from infra import permissions
+from infra.dashboard import QUALITY_METRICS, RECORD_METRICS, dashboard, dashboard_body
+from infra.template import merge_template
+
+
+def test_the_dashboard_graphs_each_datasets_records_and_quality_and_the_executions():
+    widgets = json.loads(dashboard_body(["transactions", "metrics"]))["widgets"]
+    titles = [w["properties"]["title"] for w in widgets]
+    assert titles == ["Executions", "transactions: records", "transactions: quality", "metrics: records", "metrics: quality"]
+    records = widgets[1]["properties"]["metrics"]
+    assert records == [[METRICS_NAMESPACE, name, "dataset", "transactions", "service", SERVICE] for name in RECORD_METRICS]
+    assert widgets[0]["properties"]["metrics"][0][:2] == ["AWS/States", "ExecutionsStarted"]
+
+
+def test_the_dashboard_is_in_the_stack_and_names_its_state_machine():
+    resources = merge_template()["Resources"]
+    body, variables = resources["OperatorDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert "${StateMachine}" in body and variables == {"StateMachine": {"Ref": permissions.MACHINE}}
+
+
+def test_a_quality_alarm_per_dataset_and_metric_on_the_emitted_dimensions():
+    alarms = {k: v for k, v in dashboard(["user_actions"]).items() if v["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {f"UserActions{m}Alarm" for m in QUALITY_METRICS}
+    dimensions = alarms["UserActionsChecksBreachedAlarm"]["Properties"]["Dimensions"]
+    assert dimensions == [{"Name": "dataset", "Value": "user_actions"}, {"Name": "service", "Value": SERVICE}]
