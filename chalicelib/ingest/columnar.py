@@ -126,7 +126,7 @@ def _block_batch(block: bytes, first_line: int, records_before: int, schema: pa.
 
 def _parse_columnar(lines: pa.Array, positions: pa.Array, values_type: pa.StructType) -> tuple[pa.Array, pa.StructArray]:
     """Positions and typed values of the lines Arrow parses into exactly one row each with known members only."""
-    parsed_positions, tables = [], []
+    parsed_positions, parsed_values = [], []
     pending = [(0, len(lines))]
     while pending:
         start, stop = pending.pop()
@@ -139,20 +139,26 @@ def _parse_columnar(lines: pa.Array, positions: pa.Array, values_type: pa.Struct
                 middle = (start + stop) // 2
                 pending += [(middle, stop), (start, middle)]
             continue
-        tables.append(table)
-        parsed_positions.append(positions.slice(start, stop - start))
-    if not tables:
+        # Each part on its own: an unknown member may be inferred as a different type in each.
+        known = _known_rows(table, values_type)
+        parsed_positions.append(positions.slice(start, stop - start).filter(known))
+        values = pa.StructArray.from_arrays([table[field.name].combine_chunks() for field in values_type], fields=list(values_type))
+        parsed_values.append(values.filter(known))
+    if not parsed_values:
         return pa.array([], pa.uint64()), pa.array([], values_type)
-    table = pa.concat_tables(tables, promote_options="permissive")
-    columns = {name: table[name].combine_chunks() for name in table.column_names}
+    return pa.concat_arrays(parsed_positions), pa.concat_arrays(parsed_values)
+
+
+def _known_rows(table: pa.Table, values_type: pa.StructType) -> pa.Array:
+    """Where a parsed row holds no member the schema does not define, and only finite numbers."""
     known = pa.array([True] * table.num_rows, pa.bool_())
-    for name, column in columns.items():
+    for name in table.column_names:
+        column = table[name].combine_chunks()
         if name not in values_type.names:  # a member the schema does not define
             known = pc.and_(known, pc.is_null(column))
         elif pa.types.is_floating(column.type):  # NaN and Infinity, which Arrow reads and json.loads refuses
             known = pc.and_(known, pc.fill_null(pc.is_finite(column), True))
-    values = pa.StructArray.from_arrays([columns[field.name] for field in values_type], fields=list(values_type))
-    return pa.concat_arrays(parsed_positions).filter(known), values.filter(known)
+    return known
 
 
 def _read(lines: pa.Array, values_type: pa.StructType) -> pa.Table:

@@ -142,3 +142,13 @@ def test_canonical_text_vouches_for_everyday_numbers(value):
     text, exact = canonical_text({"f": pa.array([value])})
     assert exact.to_pylist() == [True]
     assert text.to_pylist() == [rfc8785.dumps({"f": value}).decode()]
+
+
+def test_an_unknown_member_of_another_type_in_each_part_is_left_to_the_per_line_reader():
+    # GIVEN an unknown member Arrow infers as a list in one part of the block and as an integer in another
+    data = b"".join([b'{"text": "a", "x": [1]}\n'] * 100 + [b'{"text": "a", "x": 1}\n'] * 100 + [b'{"text": "b"}\n'])
+    # WHEN both readers stage the file
+    expected, got = _staged(data, _per_line), _staged(data, _columnar)
+    # THEN they agree row for row, and only the record without it took the columnar path
+    assert got.drop_columns(["values"]).to_pylist() == expected.drop_columns(["values"]).to_pylist()
+    assert got["values"].null_count == 200
