@@ -6,7 +6,7 @@ timed-out and aborted executions invokes on_execution_failed (the rule is the
 deployment's, infra/delivery.py, so that it carries a retry policy, a dead-letter
 queue and an on-failure destination, which Chalice's own rules cannot).  The REST API
 (blueprints in chalicelib/api/) starts, lists, inspects and redrives runs and
-replays dead letters.
+replays dead letters; its root, GET /, is the operator dashboard that does the same.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib.api.catalog import catalog_api
+from chalicelib.api.dashboard import dashboard_api
 from chalicelib.api.deadletters import dlq_api
 from chalicelib.api.responses import refuse_web_pages
 from chalicelib.api.runs import runs_api
@@ -32,6 +33,7 @@ app = Chalice(app_name="serverless-etl")
 app.register_blueprint(runs_api)
 app.register_blueprint(dlq_api)
 app.register_blueprint(catalog_api)
+app.register_blueprint(dashboard_api)
 app.register_middleware(refuse_web_pages, "http")
 
 

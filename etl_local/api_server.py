@@ -5,7 +5,7 @@ http.server answered any other method (``TRACE``, ``CONNECT``, ...) with 501 and
 and Chalice answers a known method that a route lacks with an error body of its own.  Here both
 get 405 with the API's JSON error (:func:`chalicelib.api.responses.error_response`) and an
 ``Allow`` header naming the route's methods.  A path no route matches is Chalice's to answer,
-whatever the method.
+whatever the method.  Requests of web pages of other sites get 403 first (:mod:`etl_local.local_guard`).
 """
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ import functools
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalice import Chalice
+from chalice import Chalice, Response
 from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, LocalDevServer, RouteMatcher, create_local_server
 
 from chalicelib.api.responses import error_response
+from etl_local.local_guard import refusal
 
 
 class ApiRequestHandler(ChaliceRequestHandler):
-    """Chalice's local request handler, with the API's 405 for a method the route does not have."""
+    """Chalice's local request handler, with the local guard's 403 and the API's 405 for a method the route does not have."""
 
     def __init__(self, request: Any, client_address: tuple[str, int], server: Any,
                  app_object: Chalice, config: Config) -> None:
@@ -36,6 +37,11 @@ class ApiRequestHandler(ChaliceRequestHandler):
         raise AttributeError(name)
 
     def _handle(self) -> None:
+        refused = refusal(self.headers.get("Host"), self.headers.get("Origin"))
+        if refused is not None:
+            self._parse_payload()  # read the body, so the connection can carry the next request
+            self._answer(error_response(403, "forbidden", refused))
+            return
         allowed = self._allowed_methods()
         # OPTIONS: Chalice answers preflight requests for every route itself.
         if allowed is None or self.command in allowed or self.command == "OPTIONS":
@@ -43,8 +49,11 @@ class ApiRequestHandler(ChaliceRequestHandler):
             return
         self._parse_payload()  # read the body, so the connection can carry the next request
         message = f"{self.command} is not allowed on {urlsplit(self.path).path}; allowed: {', '.join(allowed)}"
-        response = error_response(405, "method_not_allowed", message, {"Allow": ", ".join(allowed)}).to_dict()
-        self._send_http_response(response["statusCode"], response["headers"], response["body"])
+        self._answer(error_response(405, "method_not_allowed", message, {"Allow": ", ".join(allowed)}))
+
+    def _answer(self, response: Response) -> None:
+        answer = response.to_dict()
+        self._send_http_response(answer["statusCode"], answer["headers"], answer["body"])
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _handle
 

@@ -163,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--limit", type=int, default=10, help="at most this many messages (default 10)")
     dlq.add_argument("--replay", metavar="MESSAGE_ID", nargs="+",
                      help="start a fresh run for each message's source object and delete the message; 'all' for every message")
+
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the dashboard of a deployed API on 127.0.0.1, its calls signed with your AWS credentials",
+        description="Serve the API's dashboard page on 127.0.0.1 and forward every request the page makes to the API, "
+        "signed (SigV4) with your AWS credentials as the other commands sign theirs, until Ctrl-C. Locally, "
+        "`etl serve` serves the dashboard itself at http://127.0.0.1:8000/.")
+    dashboard.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
+                           help=f"the REST API (default: $ETL_API_URL or {DEFAULT_API})")
+    dashboard.add_argument("--port", type=int, default=8002, help="port on 127.0.0.1 (default 8002; 0: any free port)")
     return parser
 
 
@@ -357,8 +366,26 @@ def api_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
+def dashboard_command(args: argparse.Namespace) -> int:
+    from etl_local.dashboard import DashboardServer
+
+    try:
+        server = DashboardServer(ApiClient(args.api), "127.0.0.1", args.port)
+    except OSError as error:
+        print(f"etl dashboard: cannot listen on 127.0.0.1 ({error}); pick another port with --port", file=sys.stderr)
+        return EXIT_ERROR
+    with server:
+        print(f"Dashboard  http://127.0.0.1:{server.server_address[1]}/  (calls {args.api}). Ctrl-C stops it.", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("etl dashboard: stopped", file=sys.stderr)
+    return EXIT_SUCCEEDED
+
+
 COMMANDS = {"run": run_command, "serve": serve_command, "package": package_command,
             "deploy": deploy_command, "destroy": deploy_command, "chalice-config": chalice_config_command,
+            "dashboard": dashboard_command,
             **dict.fromkeys(("runs", "show", "history", "redrive", "dlq"), api_command)}
 
 

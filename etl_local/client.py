@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
+from etl_local.local_guard import LOOPBACK_HOSTS
+
 DEFAULT_API = "http://127.0.0.1:8000"
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 _EXECUTE_API = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 
 
@@ -31,12 +33,15 @@ class ApiClient:
         (``https://<id>.execute-api.<region>.amazonaws.com/api``) otherwise.
     region
         Region for signing; default: from an execute-api host name, else the boto3 default.
+    sign
+        Sign requests or not; default: sign unless ``base_url`` is a loopback address.
     """
 
-    def __init__(self, base_url: str = DEFAULT_API, region: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, base_url: str = DEFAULT_API, region: str | None = None, timeout: float = 60.0,
+                 sign: bool | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         host = urlsplit(self.base_url).hostname or ""
-        self._sign = host not in _LOOPBACK
+        self._sign = host not in LOOPBACK_HOSTS if sign is None else sign
         match = _EXECUTE_API.search(host)
         self._region = region or (match.group(1) if match else None)
         self._timeout = timeout
@@ -54,16 +59,24 @@ class ApiClient:
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", self._region or session.region_name or "us-east-1").add_auth(request)
         return dict(request.headers)
 
-    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
-        query = urlencode({k: v for k, v in params.items() if v is not None})
+    def send(self, method: str, path: str, data: bytes | None = None, params: Sequence[tuple[str, str]] = ()) -> requests.Response:
+        """One request as is, signed where the API needs it (``etl dashboard`` forwards the page's calls with it).
+
+        The query is encoded here, as SigV4 encodes it (``%20``, not ``+``), so the signature covers
+        exactly what is sent.
+        """
+        query = urlencode(params, quote_via=quote)
         url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
-        data = json.dumps(body).encode() if body is not None else None
         headers = self._signed_headers(method, url, data) if self._sign else {"Content-Type": "application/json"}
         try:
-            response = requests.request(method, url, data=data, headers=headers, timeout=self._timeout)
+            return requests.request(method, url, data=data, headers=headers, timeout=self._timeout)
         except requests.ConnectionError as error:
             hint = "; is `etl serve` running?" if not self._sign else ""
             raise ApiError(None, "unreachable", f"cannot reach the API at {self.base_url}{hint}") from error
+
+    def call(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        response = self.send(method, path, data, [(k, str(v)) for k, v in params.items() if v is not None])
         try:
             answer = response.json()
         except ValueError:

@@ -45,6 +45,7 @@ def serve(api_port: int, aws_port: int, faults: list[Fault], function_log_level:
             f"AWS endpoint  {world.endpoint_url}  (raw bucket s3://{world.names.raw_bucket}; "
             f"any access key works, region {world.client('s3').meta.region_name})\n"
             f"REST API      http://{HOST}:{api_port}  (try: curl http://{HOST}:{api_port}/runs)\n"
+            f"Dashboard     http://{HOST}:{api_port}/\n"
             "Uploads under raw/<dataset>/ start runs. Ctrl-C stops everything."
         )
         try:

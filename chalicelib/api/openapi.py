@@ -14,6 +14,7 @@ from chalice import Chalice
 from chalicelib.api.documents import components
 
 _ERROR = "Error"
+_JSON = "application/json"
 
 
 # Any route refuses browsers' cross-site requests (403), may fail unexpectedly (500), or find AWS
@@ -27,6 +28,7 @@ class RouteDoc:
     responses: dict[int, str]  # status -> schema name ("" for no body)
     request: str | None = None
     query: dict[str, str] = field(default_factory=dict)  # name -> description
+    media_type: str = _JSON  # of the answers without a schema; errors are always JSON
 
     @property
     def all_responses(self) -> dict[int, str]:
@@ -34,6 +36,9 @@ class RouteDoc:
 
 
 ROUTE_DOCS: dict[tuple[str, str], RouteDoc] = {
+    ("GET", "/"): RouteDoc(
+        "The operator dashboard: a static page (no data) whose script calls the routes below", {200: ""},
+        media_type="text/html"),
     ("POST", "/runs"): RouteDoc(
         "Start a run for an object already in the raw bucket (idempotent per object version)",
         {202: "Run", 200: "Run", 400: _ERROR, 404: _ERROR, 422: _ERROR}, request="StartRun"),
@@ -70,6 +75,13 @@ def _ref(schema: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{schema}"}
 
 
+def _response(schema: str, doc: RouteDoc) -> dict[str, Any]:
+    if schema:
+        return {"description": schema, "content": {_JSON: {"schema": _ref(schema)}}}
+    body = {"type": "object"} if doc.media_type == _JSON else {"type": "string"}
+    return {"description": doc.summary, "content": {doc.media_type: {"schema": body}}}
+
+
 def _operation(path: str, method: str, doc: RouteDoc, authorized: bool) -> dict[str, Any]:
     parameters = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in _PATH_PARAM.findall(path)]
     parameters += [{"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
@@ -77,11 +89,7 @@ def _operation(path: str, method: str, doc: RouteDoc, authorized: bool) -> dict[
     operation: dict[str, Any] = {
         "operationId": method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", path).rstrip("_"),
         "summary": doc.summary,
-        "responses": {
-            str(status): {"description": schema or "OpenAPI document",
-                          "content": {"application/json": {"schema": _ref(schema) if schema else {"type": "object"}}}}
-            for status, schema in doc.all_responses.items()
-        },
+        "responses": {str(status): _response(schema, doc) for status, schema in doc.all_responses.items()},
         "security": [{_SIGV4: []}] if authorized else [],
     }
     if parameters:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalice import Response
 
@@ -44,13 +45,25 @@ def handles_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def refuse_web_pages(request: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice HTTP middleware: answer 403 to requests a browser made for a web page.
+def cross_site(origin: str | None, host: str | None) -> bool:
+    """Whether a browser sent the request from a page of another origin than the one it is addressed to.
 
-    The API is for programs (curl, the CLI, SDKs).  Browsers send ``Origin`` on
-    cross-site requests; without this check any page a developer opens could
-    POST to the unauthenticated local server (``/dlq/replay``, ``/redrive``).
+    Browsers send ``Origin`` on cross-origin requests and on same-origin ones other than GET
+    and HEAD; programs (curl, the CLI, SDKs) send none.  ``null`` (sandboxed and file pages)
+    or any host but the request's own ``Host`` is another origin.  A page of a site whose
+    name its owner points at 127.0.0.1 (DNS rebinding) passes this test: the local servers
+    answer only loopback host names for that (:mod:`etl_local.local_guard`).
     """
-    if request.headers.get("origin"):
-        return error_response(403, "forbidden", "requests from web pages are refused (Origin header present)")
+    return bool(origin) and urlsplit(origin).netloc.lower() != (host or "").lower()
+
+
+def refuse_web_pages(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice HTTP middleware: answer 403 to requests a web page of another origin made.
+
+    Without this check any page a developer opens could POST to the unauthenticated
+    local server (``/dlq/replay``, ``/redrive``).  The dashboard (``GET /``) is served by
+    the API itself, so its calls are same-origin and pass.
+    """
+    if cross_site(request.headers.get("origin"), request.headers.get("host")):
+        return error_response(403, "forbidden", "requests from web pages of other origins are refused (Origin header)")
     return get_response(request)

@@ -7,11 +7,8 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -21,67 +18,15 @@ import requests
 from chalicelib.api.documents import validator
 from chalicelib.identity import run_id_for
 from etl_local import cli
-from etl_local.emulation.world import free_port
 from tests.conftest import SAMPLES
-
-RAW_BUCKET = "serverless-etl-local-raw"
-FINAL = {"SUCCEEDED", "FAILED", "REJECTED"}
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    api: str
-    aws: str
-
-    def get(self, path: str) -> dict:
-        response = requests.get(self.api + path, timeout=30)
-        assert response.ok, response.text
-        return response.json()
-
-    def post(self, path: str, body: dict | None = None) -> requests.Response:
-        return requests.post(self.api + path, json=body, timeout=30)
-
-    def upload(self, key: str, path) -> str:
-        s3 = boto3.client("s3", endpoint_url=self.aws, region_name="us-east-1",
-                          aws_access_key_id="any", aws_secret_access_key="any")
-        version = s3.put_object(Bucket=RAW_BUCKET, Key=key, Body=path.read_bytes())["VersionId"]
-        return run_id_for(RAW_BUCKET, key, version)
-
-    def finished(self, run_id: str, timeout: float = 60.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            response = requests.get(f"{self.api}/runs/{run_id}", timeout=30)
-            if response.ok and response.json()["status"] in FINAL:
-                return response.json()
-            time.sleep(0.2)
-        pytest.fail(f"run {run_id} did not finish in {timeout} s")
+from tests.functional.served import RAW_BUCKET, Server, start_server
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    api_port, aws_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "etl_local.cli", "serve", "--port", str(api_port), "--aws-port", str(aws_port),
-         "--fail", "transform:RuntimeError:1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    running = Server(process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{aws_port}")
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(running.api + "/health", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"etl serve did not start: {process.communicate()}")
-        time.sleep(0.2)
+    running = start_server("--fail", "transform:RuntimeError:1")
     yield running
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
+    running.stop()
 
 
 def test_serve_runs_uploads_and_redrives_and_replays_over_http(server, capsys):
