@@ -251,6 +251,19 @@ function retryText(state) {
   return `${state.attempts} attempts` + (waits.length ? `, waited ${waits.map(seconds).join(" + ")}` : "");
 }
 
+// A round step (1, 2 or 5 times a power of ten) that cuts span into about count parts: for axis ticks.
+function niceStep(span, count) {
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw * 0.999);
+}
+
+function multiples(step, upTo) {
+  const ticks = [];
+  for (let n = 0; n * step <= upTo * 1.0001; n++) ticks.push(n * step);
+  return ticks;
+}
+
 // A Gantt chart of the visits: one bar per state, from entering to leaving it (open: not left).
 function gantt(history, labels) {
   const states = history.states;
@@ -261,7 +274,7 @@ function gantt(history, labels) {
   const [left, width, rowHeight, top] = [230, 900, 22, 24];
   const x = (t) => left + ((t - start) / (end - start)) * (width - left - 230);
   const height = top + rowHeight * states.length + 20;  // room below for the redrive marks' labels
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => start + f * (end - start));
+  const ticks = multiples(niceStep(end - start, 4), end - start).map((offset) => start + offset);
   return svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "timeline of the run's states" },
     ticks.map((t) => [
       svg("line", { class: "axis", x1: x(t), x2: x(t), y1: top - 6, y2: height - 14 }),
@@ -379,16 +392,17 @@ async function datasetsPage(page) {
 function chart(title, runs, series, { format, threshold } = {}) {
   const [width, height, left, right, top, bottom] = [420, 200, 56, 12, 12, 28];
   const values = series.flatMap((s) => runs.map(s.value)).filter((v) => v !== null && v !== undefined);
-  const peak = Math.max(threshold || 0, ...values, 0) * 1.1 || 1;
+  const step = niceStep(Math.max(threshold || 0, ...values) || 1, 3);
+  const peak = Math.ceil(Math.max(threshold || 0, ...values, step) / step) * step;
   const x = (i) => left + (runs.length > 1 ? (i / (runs.length - 1)) * (width - left - right) : (width - left - right) / 2);
   const y = (v) => top + (1 - v / peak) * (height - top - bottom);
   const first = runs[0], last = runs[runs.length - 1];
   return el("section", { class: "chart" }, el("h2", {}, title),
     series.length > 1 ? el("div", { class: "legend" }, series.map((s, i) => el("span", {}, el("span", { class: `swatch series-${i}` }), s.name))) : null,
     svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title },
-      [0, 0.5, 1].map((f) => [
-        svg("line", { class: "axis", x1: left, x2: width - right, y1: y(f * peak), y2: y(f * peak) }),
-        svg("text", { x: left - 6, y: y(f * peak) + 4, "text-anchor": "end" }, format(f * peak)),
+      multiples(step, peak).map((v) => [
+        svg("line", { class: "axis", x1: left, x2: width - right, y1: y(v), y2: y(v) }),
+        svg("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end" }, format(v)),
       ]),
       threshold === undefined ? null : [
         svg("line", { class: "threshold", x1: left, x2: width - right, y1: y(threshold), y2: y(threshold) }),
