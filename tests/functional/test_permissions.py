@@ -178,6 +178,14 @@ def test_every_call_of_every_function_is_granted(recorded):
         # AND a run started by hand with no version (Ingest pins the latest)
         world.wait(world.start_execution("by-hand", {"bucket": world.names.raw_bucket, "key": "raw/transactions/direct.jsonl"}))
         values = local_values(world)
+    # AND a run whose failure handler failed on every attempt, reconciled when the API reads it
+    with LocalAws(faults=[Fault("transform", "RuntimeError", 1), Fault("on_execution_failed", "TransientError", 3)]) as world, \
+            Client(app.app, stage_name="local") as client:
+        world.client("s3").put_object(Bucket=world.names.raw_bucket, Key="raw/transactions/t.jsonl",
+                                      Body=(SAMPLES / "transactions.jsonl").read_bytes())
+        stuck = api("post", "/runs", {"key": "raw/transactions/t.jsonl"})
+        world.wait(stuck["execution_arn"])
+        assert api("get", f"/runs/{stuck['run_id']}")["status"] == "FAILED"
 
     # THEN every function was seen, and each of its calls is granted
     assert set(calls) == set(FUNCTION_GRANTS)
