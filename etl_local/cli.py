@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write into .chalice/config.json, for the stage, each function's environment and role from the "
         "outputs of the resources stack (`etl package --resources-only`), with manage_iam_role off.")
     chalice_config.add_argument("--stage", choices=("dev", "prod"), default="dev", help="default dev")
-    chalice_config.add_argument("--stack", help="the resources stack (default serverless-etl-<stage>-resources)")
+    chalice_config.add_argument("--stack", help="read this stack's outputs (default: what the resources stack published in SSM, "
+                                "/serverless-etl/<stage>/..., else the outputs of serverless-etl-<stage>-resources)")
     chalice_config.add_argument("--region", help="default: your AWS configuration, else us-east-1")
     chalice_config.add_argument("--endpoint-url", metavar="URL", help="an AWS endpoint other than AWS (default: $AWS_ENDPOINT_URL)")
     chalice_config.add_argument("--project-dir", metavar="DIR", type=Path, default=Path("."),
@@ -138,15 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the stack serverless-etl-<stage>-resources of the `chalice deploy` path instead: every resource "
                              "but Chalice's functions and API (see the README)")
     commands.choices["deploy"].add_argument("--alert-email", default="", help="subscribe this address to the alerts topic")
+    commands.choices["deploy"].add_argument(
+        "--parameter", metavar="KEY=VALUE", action="append", default=[], type=_parameter,
+        help="set a template parameter, e.g. AuditTrail=on, MonthlyBudget=200, VpcId=vpc-..., SubnetIds=subnet-a,subnet-b, "
+        "ReplicaRegion=eu-central-1 (README: what each costs); repeatable; on an update the others keep their values")
     commands.choices["destroy"].add_argument(
         "--delete-data", action="store_true",
         help="also empty and delete the buckets, delete the run table and schedule the key's deletion (kept otherwise), "
         "also after an earlier destroy without it")
 
     api_parent = argparse.ArgumentParser(add_help=False)
-    api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
-                            help=f"the REST API (default: $ETL_API_URL or {DEFAULT_API}, the local server); "
-                            "requests to a deployed API are signed with your AWS credentials")
+    api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL"),
+                            help=f"the REST API (default: $ETL_API_URL; else, with --stage, the URL the stack published in SSM; "
+                            f"else {DEFAULT_API}, the local server); requests to a deployed API are signed with your AWS credentials")
+    api_parent.add_argument("--stage", choices=("dev", "prod"),
+                            help="the deployed stage whose API URL /serverless-etl/<stage>/EndpointURL names (SSM)")
+    api_parent.add_argument("--region", help="the region of --stage (default: your AWS configuration, else us-east-1)")
     api_parent.add_argument("--json", action="store_true", help="print the API's JSON answer")
     runs = commands.add_parser("runs", parents=[api_parent], help="list runs, newest first")
     runs.add_argument("--status", choices=RUN_STATUSES)
@@ -173,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"the REST API (default: $ETL_API_URL or {DEFAULT_API})")
     dashboard.add_argument("--port", type=int, default=8002, help="port on 127.0.0.1 (default 8002; 0: any free port)")
     return parser
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    return key, value
 
 
 def _add_fault_option(parser: argparse.ArgumentParser) -> None:
@@ -302,7 +317,7 @@ def chalice_config_command(args: argparse.Namespace) -> int:
     from botocore.exceptions import ClientError
 
     from infra.chalice_config import MissingOutputs, write_stage
-    from infra.deploy import outputs, stack_name
+    from infra.deploy import published, stack_name
 
     stack = args.stack or stack_name(args.stage, resources_only=True)
     config = args.project_dir / ".chalice" / "config.json"
@@ -311,7 +326,7 @@ def chalice_config_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     try:
-        values = outputs(stack, region=_region(args), endpoint_url=args.endpoint_url)
+        values = published(args.stage, stack if args.stack else None, region=_region(args), endpoint_url=args.endpoint_url)
         write_stage(config, args.stage, values)
     except ClientError as error:
         print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
@@ -319,7 +334,11 @@ def chalice_config_command(args: argparse.Namespace) -> int:
     except MissingOutputs as error:
         print(f"etl chalice-config: {stack}: {error}", file=sys.stderr)
         return EXIT_ERROR
-    print(f"stage {args.stage} of {config} now uses {stack}; next: chalice deploy --stage {args.stage}")
+    from infra.package import build_lambda_package
+
+    package = build_lambda_package(args.project_dir, args.stage)
+    print(f"stage {args.stage} of {config} now uses {stack}; {package} holds the functions' dependencies "
+          f"(without the AWS SDK of the Lambda runtime), which chalice deploy reuses; next: chalice deploy --stage {args.stage}")
     return EXIT_SUCCEEDED
 
 
@@ -330,7 +349,7 @@ def deploy_command(args: argparse.Namespace) -> int:
     try:
         if args.command == "deploy":
             outputs = deploy(args.stage, region=region, endpoint_url=args.endpoint_url, resources_only=args.resources_only,
-                             with_dependencies=args.endpoint_url is None, alert_email=args.alert_email)
+                             with_dependencies=args.endpoint_url is None, alert_email=args.alert_email, parameters=dict(args.parameter))
             print("\n".join(f"{key:<26} {value}" for key, value in sorted(outputs.items())))
         else:
             teardown = destroy(args.stage, region=region, endpoint_url=args.endpoint_url, delete_data=args.delete_data,
@@ -344,8 +363,26 @@ def deploy_command(args: argparse.Namespace) -> int:
     return EXIT_SUCCEEDED
 
 
+def _api_url(args: argparse.Namespace) -> str:
+    """``--api``, else ``$ETL_API_URL``, else the URL the stage's stack published in SSM, else the local server."""
+    if args.api or not args.stage:
+        return args.api or DEFAULT_API
+    import boto3
+
+    from infra.discovery import read
+
+    url = read(args.stage, boto3.client("ssm", region_name=_region(args))).get("EndpointURL")
+    if not url:
+        raise ApiError(None, "not_deployed", f"no /serverless-etl/{args.stage}/EndpointURL in SSM: is stage {args.stage} deployed here?")
+    return url
+
+
 def api_command(args: argparse.Namespace) -> int:
-    client = ApiClient(args.api)
+    try:
+        client = ApiClient(_api_url(args))
+    except ApiError as error:
+        print(f"etl {args.command}: {error}", file=sys.stderr)
+        return EXIT_ERROR
     try:
         if args.command == "runs":
             answer = client.runs(status=args.status, dataset=args.dataset, since=args.since, limit=args.limit)

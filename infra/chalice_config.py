@@ -58,13 +58,17 @@ def stage_config(outputs: dict[str, str]) -> dict[str, Any]:
         if logical_id in TASK_FUNCTIONS:
             entry["environment_variables"] = {"STATE_MACHINE_ARN": ""}
         functions[name] = entry
-    return {
+    section = {
         "api_gateway_stage": "api",
         "manage_iam_role": False,
         "iam_role_arn": outputs["APIHandlerRoleArn"],  # the API handler's role
         "environment_variables": shared,
         "lambda_functions": functions,
     }
+    if outputs.get("FunctionSubnetIds"):  # the VPC option: Chalice puts every function in these subnets
+        section["subnet_ids"] = outputs["FunctionSubnetIds"].split(",")
+        section["security_group_ids"] = [outputs["FunctionSecurityGroupId"]]
+    return section
 
 
 def write_stage(config_path: Path, stage: str, outputs: dict[str, str]) -> dict[str, Any]:

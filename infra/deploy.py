@@ -23,7 +23,8 @@ from unittest import mock
 import boto3
 from botocore.exceptions import ClientError, WaiterError
 
-from chalicelib.steps import FAILURE_HANDLER
+from chalicelib.steps import API_HANDLER, FAILURE_HANDLER
+from infra.chalice_project import function_config
 from infra.naming import APP
 from infra.template import FUNCTIONS_DEPLOYED, chalice_function_name, resources_template
 
@@ -135,9 +136,41 @@ def _functions_deployed(aws: _Aws, stage: str) -> bool:
     return True
 
 
+def _chalice_api_url(aws: _Aws, stage: str) -> str:
+    """The URL of the REST API ``chalice deploy`` made for the stage ("" if none): the API its handler lets invoke it."""
+    try:
+        policy = json.loads(aws.client("lambda").get_policy(FunctionName=chalice_function_name(API_HANDLER).replace("${Stage}", stage))["Policy"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return ""
+        raise
+    for statement in policy.get("Statement", []):
+        source = json.dumps(statement.get("Condition", {}))
+        match = re.search(r"arn:[^:]+:execute-api:([^:]+):[0-9]+:([a-z0-9]+)/", source)
+        if match:
+            api_region, api_id = match.groups()
+            return f"https://{api_id}.execute-api.{api_region}.amazonaws.com/{function_config(stage, API_HANDLER).api_gateway_stage}/"
+    return ""
+
+
+def _parameters(cfn: Any, name: str, status: str | None, given: dict[str, str]) -> list[dict[str, Any]]:
+    """``given``; on an update, every other parameter of the stack keeps its value (CloudFormation would reset it).
+
+    Previous values are passed as values (the template has no NoEcho parameter): moto takes
+    ``UsePreviousValue`` only for parameters given when the stack was created.
+    """
+    previous = {} if status is None else {
+        p["ParameterKey"]: p["ParameterValue"] for p in cfn.describe_stacks(StackName=name)["Stacks"][0].get("Parameters", [])}
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in {**previous, **given}.items()]
+
+
 def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dependencies: bool = True,
-           alert_email: str = "", resources_only: bool = False) -> dict[str, str]:
-    """Create or update the stack (the packaged one, or the resources stack); return its outputs."""
+           alert_email: str = "", resources_only: bool = False, parameters: dict[str, str] | None = None) -> dict[str, str]:
+    """Create or update the stack (the packaged one, or the resources stack); return its outputs.
+
+    ``parameters`` set template parameters (``VpcId``, ``MonthlyBudget``, ...); on an update the
+    others keep their values.
+    """
     aws = _Aws(region, endpoint_url)
     s3, cfn = aws.client("s3"), aws.client("cloudformation")
     name = stack_name(stage, resources_only)
@@ -154,13 +187,12 @@ def deploy(stage: str, *, region: str, endpoint_url: str | None = None, with_dep
         cfn.delete_stack(StackName=name)
         _wait(aws, "stack_delete_complete", name)
         status = None
-    parameters = [{"ParameterKey": "Stage", "ParameterValue": stage},
-                  {"ParameterKey": "AlertEmail", "ParameterValue": alert_email} if alert_email or status is None else
-                  {"ParameterKey": "AlertEmail", "UsePreviousValue": True}]
+    given = {"Stage": stage, **({"AlertEmail": alert_email} if alert_email else {}), **(parameters or {})}
     if resources_only:
-        parameters.append({"ParameterKey": FUNCTIONS_DEPLOYED, "ParameterValue": str(_functions_deployed(aws, stage)).lower()})
+        given[FUNCTIONS_DEPLOYED] = str(_functions_deployed(aws, stage)).lower()
+        given["ApiUrl"] = _chalice_api_url(aws, stage)
     arguments = {"StackName": name, "TemplateURL": template_url, "Capabilities": CAPABILITIES,
-                 "Parameters": parameters, "Tags": stack_tags(stage)}
+                 "Parameters": _parameters(cfn, name, status, given), "Tags": stack_tags(stage)}
     try:
         if status is None:
             # Retained resources (buckets, table, key) are removed too if the very first create fails.
@@ -197,6 +229,16 @@ def _wait(aws: _Aws, waiter: str, name: str) -> None:
 def outputs(name: str, *, region: str, endpoint_url: str | None = None) -> dict[str, str]:
     stack = _Aws(region, endpoint_url).client("cloudformation").describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def published(stage: str, stack: str | None, *, region: str, endpoint_url: str | None = None) -> dict[str, str]:
+    """The stack's outputs: those of ``stack`` if named, else what the stage's stack published in SSM,
+    else the outputs of the resources stack."""
+    if stack:
+        return outputs(stack, region=region, endpoint_url=endpoint_url)
+    from infra.discovery import read
+
+    return read(stage, _Aws(region, endpoint_url).client("ssm")) or outputs(stack_name(stage, True), region=region, endpoint_url=endpoint_url)
 
 
 def _failure(cfn: Any, name: str) -> str | None:

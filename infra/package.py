@@ -1,14 +1,24 @@
-"""``chalice package`` with the generated merge template: one CloudFormation (SAM) template."""
+"""``chalice package`` with the generated merge template: one CloudFormation (SAM) template.
+
+Both paths package the functions without the AWS SDK that the Lambda runtime already holds
+(boto3, botocore and what they need: :data:`RUNTIME_PROVIDED`).  The pipeline's code already
+uses the runtime's boto3; aws-xray-sdk would otherwise bring botocore along, 16 MB of the zip,
+which then passes Lambda's 50 MB limit for a zip uploaded directly, as ``chalice deploy`` does.
+For ``chalice deploy``, :func:`build_lambda_package` builds the package where Chalice looks for
+it first (``.chalice/deployments/``), so ``chalice deploy`` reuses it.
+"""
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
-from chalice.deploy.packager import LambdaDeploymentPackager
+from chalice.deploy.packager import DependencyBuilder, LambdaDeploymentPackager
 
 from infra.chalice_project import cli_factory
 from infra.template import merge_template
@@ -17,6 +27,45 @@ from infra.template import merge_template
 _ROLE_SET_BY_MERGE = "arn:aws:iam::000000000000:role/set-by-merge-template"
 MERGE_TEMPLATE_NAME = "merge-template.json"
 TEMPLATE_NAME = "sam.json"
+
+
+# Distributions the Lambda Python runtime provides (the AWS SDK and its dependencies), by normalised name.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six", "urllib3"})
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@contextlib.contextmanager
+def without_runtime_sdk() -> Iterator[None]:
+    """Chalice's dependency builder, leaving out what :data:`RUNTIME_PROVIDED` names."""
+    install = DependencyBuilder._install_wheels
+
+    def install_wheels(builder: DependencyBuilder, src_dir: str, dst_dir: str, wheels: set[Any]) -> None:
+        install(builder, src_dir, dst_dir, {w for w in wheels if _normalised(w.name) not in RUNTIME_PROVIDED})
+
+    with mock.patch.object(DependencyBuilder, "_install_wheels", install_wheels):
+        yield
+
+
+def build_lambda_package(project_dir: Path, stage: str) -> Path:
+    """Build the deployment package ``chalice deploy`` would, without the runtime's SDK, where it reuses it.
+
+    Chalice names the package after its dependencies (requirements.txt, vendor/, the Python
+    version and the architecture) and builds it only if no such file exists.
+    """
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy.packager import PipRunner, SubprocessPip
+    from chalice.utils import UI, OSUtils
+
+    config = CLIFactory(project_dir=str(project_dir)).create_config_obj(stage)
+    osutils = OSUtils()  # the packager chalice deploy builds (chalice.deploy.deployer.create_build_stage)
+    builder = DependencyBuilder(osutils=osutils, pip_runner=PipRunner(pip=SubprocessPip(osutils=osutils), osutils=osutils),
+                                   architecture=config.lambda_architecture)
+    lambda_packager = LambdaDeploymentPackager(osutils=osutils, dependency_builder=builder, ui=UI(), architecture=config.lambda_architecture)
+    with without_runtime_sdk():
+        return Path(lambda_packager.create_deployment_package(str(project_dir), config.lambda_python_version))
 
 
 @contextlib.contextmanager
@@ -48,8 +97,7 @@ def package(stage: str, out_dir: Path, *, region: str | None = None, with_depend
         if region:
             # Chalice reads a region to pick the partition's service names; the template itself uses ${AWS::Region}.
             stack.enter_context(mock.patch.dict(os.environ, {"AWS_DEFAULT_REGION": region}))
-        if not with_dependencies:
-            stack.enter_context(_without_dependencies(out_dir))
+        stack.enter_context(without_runtime_sdk() if with_dependencies else _without_dependencies(out_dir))
         packager = factory.create_app_packager(config, factory.create_package_options(), "cloudformation", "json", str(merge_path))
         packager.package_app(config, str(out_dir), stage)
     return out_dir / TEMPLATE_NAME

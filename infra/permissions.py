@@ -79,7 +79,11 @@ def _kms(why: str) -> Grant:
     return Grant(("kms:Decrypt", "kms:GenerateDataKey"), (KEY_ARN,), why)
 
 
-# Function name (as in app.py) -> what its code calls.
+# Active tracing: the Lambda runtime sends each invocation's segments with the function's role.
+TRACING = Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",),
+                "X-Ray tracing (the runtime's segments): these actions support no resource-level permissions")
+
+# Function name (as in app.py) -> what its code calls (and TRACING: what its runtime sends).
 FUNCTION_GRANTS: dict[str, list[Grant]] = {
     "ingest": [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open: pin and read the source version"),
@@ -87,6 +91,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: staged record batches"),
         Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.claim: claim the run (conditional write)"),
         _kms("SSE-KMS objects in both buckets"),
+        TRACING,
     ],
     "validate": [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: ingested batches"),
@@ -95,11 +100,13 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("dynamodb:Query",), (_index_arn(INDEX_BY_DATASET),), "RunStore.list(dataset=...): the dataset's recent runs, for anomalies"),
         Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: a breached warn check or an anomaly"),
         _kms("SSE-KMS objects"),
+        TRACING,
     ],
     "transform": [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: valid batches"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: transformed batches"),
         _kms("SSE-KMS objects"),
+        TRACING,
     ],
     "output": [
         Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS), "transformed batches; the manifests of the key's versions"),
@@ -110,6 +117,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("s3:DeleteObject",), (PROCESSED_OBJECTS, MANIFEST_OBJECTS),
               "publish: files and manifests of older versions, or this run's own when a newer version published"),
         _kms("SSE-KMS objects"),
+        TRACING,
     ],
     "on_execution_failed": [
         Grant(("states:GetExecutionHistory",), (EXECUTIONS,), "ExecutionStore.history: which state failed"),
@@ -120,6 +128,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("sqs:SendMessage",), (FAILED_INVOCATIONS_ARN,),
               "Lambda sends an event every attempt failed on to the on-failure destination with the function's role"),
         _kms("the alerts topic, the raw bucket and the failed-invocations queue are KMS-encrypted"),
+        TRACING,
     ],
     "api_handler": [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "control.runs.start_run: head the object"),
@@ -135,8 +144,17 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
               "DeadLetterQueue.peek/hold/delete/release"),
         Grant(("sns:Publish",), (TOPIC_ARN,), "control.reconcile: the failure alert a failed failure handler did not send"),
         _kms("objects, dead letters and presigned uploads are KMS-encrypted"),
+        TRACING,
     ],
 }
+
+# With the VPC option: Lambda creates and removes the function's network interfaces with its role.
+NETWORK_INTERFACE_GRANTS: list[Grant] = [
+    Grant(("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+           "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"), ("*",),
+          "Lambda's ENIs in the VPC option: ec2:DescribeNetworkInterfaces supports no resource-level permissions, "
+          "and the others name interfaces that do not exist yet"),
+]
 
 # The state machine's own role.
 STATE_MACHINE_GRANTS: list[Grant] = [

@@ -12,8 +12,13 @@
 - ``AWS::KMS::Key``: moto reads ``Tags`` as the KMS API spells them (``TagKey``/``TagValue``) and
   fails on CloudFormation's ``Key``/``Value``, and keeps ``KeyPolicy`` as an object, on which
   DescribeKey fails; here both are given as the API gives them.
+- ``AWS::SSM::Parameter``: moto reads ``Tags`` as a Key/Value list; CloudFormation gives a map.  And
+  a parameter naming a resource moto skipped (Glue, Athena: its ``Ref`` is empty, which SSM
+  refuses) holds :data:`NOT_EMULATED` instead.
 - ``AWS::Lambda::EventInvokeConfig`` (unknown to moto): the function's asynchronous retries and
   on-failure destination, which the local EventBridge honours (:mod:`etl_local.emulation.events`).
+- ``AWS::NoValue`` in a list (``Policies: [..., {"Fn::If": [cond, policy, {"Ref": "AWS::NoValue"}]}]``):
+  CloudFormation drops the element, moto keeps a ``None`` (and IAM then fails on it).
 - Resources with a ``Condition`` whose value an update changes: moto leaves them as they were
   (it diffs resources, not conditions).  Here an update creates those whose condition turned
   true and deletes those whose condition turned false.
@@ -47,6 +52,7 @@ from moto.cloudformation.models import CloudFormationBackend
 from moto.core.common_models import CloudFormationModel
 from moto.kms.models import Key
 from moto.s3.models import FakeBucket, s3_backends
+from moto.ssm.models import Parameter
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.utils import get_partition
@@ -125,6 +131,19 @@ def _key_as_the_api_creates_it(original):
     return create
 
 
+NOT_EMULATED = "not-emulated"
+
+
+def _parameter_with_tags(original):
+    def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any):
+        properties = dict(cloudformation_json["Properties"])
+        properties["Tags"] = [{"Key": k, "Value": v} for k, v in properties.get("Tags", {}).items()]
+        properties["Value"] = properties.get("Value") or NOT_EMULATED
+        return original.__func__(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id, region_name, **kwargs)
+
+    return create
+
+
 class EventInvokeConfig(CloudFormationModel):
     """``AWS::Lambda::EventInvokeConfig``: stored on the function as moto's PutFunctionEventInvokeConfig stores it."""
 
@@ -178,9 +197,31 @@ def _resource_class_with_added_types(original):
     return resource_class_from_type
 
 
+def _lists_without_no_value(original):
+    def clean_json(resource_json: Any, resources_map: parsing.ResourceMap) -> Any:
+        if isinstance(resource_json, list):
+            return [value for value in (clean_json(item, resources_map) for item in resource_json) if value is not None]
+        return original(resource_json, resources_map)
+
+    return clean_json
+
+
+def _updating_only_what_exists(original):
+    def parse_and_update_resource(logical_id: str, resource_json: dict[str, Any], resources_map: parsing.ResourceMap,
+                                  account_id: str, region_name: str) -> Any:
+        # moto "modifies" a resource whose parameters changed even if its condition kept it from being created
+        if resources_map._parsed_resources.get(logical_id) is None:
+            return None
+        return original(logical_id, resource_json, resources_map, account_id, region_name)
+
+    return parse_and_update_resource
+
+
 def _update_with_conditions(original):
     def update(resource_map: parsing.ResourceMap, template: dict[str, Any], parameters: dict[str, Any] | None = None) -> None:
         original(resource_map, template, parameters)
+        for logical_id in [k for k, v in resource_map._parsed_resources.items() if v is None and k in template["Resources"]]:
+            del resource_map._parsed_resources[logical_id]  # the skipped "modifications" above
         for logical_id, resource in template["Resources"].items():
             if "Condition" not in resource:
                 continue
@@ -226,11 +267,15 @@ def _is_address(host: str) -> bool:
 def installed() -> Iterator[None]:
     read_template = _template_on_own_host_path_style(cloudformation_models.get_stack_from_s3_url)
     with mock.patch.object(parsing, "resource_class_from_type", _resource_class_with_added_types(parsing.resource_class_from_type)), \
+            mock.patch.object(parsing, "clean_json", _lists_without_no_value(parsing.clean_json)), \
+            mock.patch.object(parsing, "parse_and_update_resource", _updating_only_what_exists(parsing.parse_and_update_resource)), \
             mock.patch.object(parsing.ResourceMap, "update", _update_with_conditions(parsing.ResourceMap.update)), \
             mock.patch.object(CloudFormationBackend, "execute_change_set",
                               _execute_change_set_with_outputs(CloudFormationBackend.execute_change_set)), \
             mock.patch.object(cloudformation_models, "get_stack_from_s3_url", read_template), \
             mock.patch.object(cloudformation_responses, "get_stack_from_s3_url", read_template), \
+            mock.patch.object(Parameter, "create_from_cloudformation_json",
+                              classmethod(_parameter_with_tags(Parameter.create_from_cloudformation_json))), \
             mock.patch.object(Key, "create_from_cloudformation_json", classmethod(_key_as_the_api_creates_it(Key.create_from_cloudformation_json))), \
             mock.patch.object(StateMachine, "create_from_cloudformation_json", classmethod(_state_machine)), \
             mock.patch.object(StateMachine, "update_from_cloudformation_json", classmethod(_update_state_machine)), \

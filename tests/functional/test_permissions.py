@@ -96,8 +96,10 @@ def granting(function: str, action: str, resource: str, values: dict[str, str]):
 # Permissions no API call of the code shows: KMS (S3, SQS and SNS use the key on the caller's behalf),
 # ListBucket (makes a missing key answer 404), multipart aborts (on failed large uploads), and the
 # presigned PUT the API hands out (the uploader's request runs with the API role's permission), and
-# the failure handler's on-failure destination (Lambda sends there with the function's role, not its code).
-NOT_OBSERVABLE = {"kms:Decrypt", "kms:GenerateDataKey", "s3:ListBucket", "s3:AbortMultipartUpload"}
+# the failure handler's on-failure destination (Lambda sends there with the function's role, not its code),
+# and X-Ray tracing (the Lambda runtime sends the segments, locally off).
+NOT_OBSERVABLE = {"kms:Decrypt", "kms:GenerateDataKey", "s3:ListBucket", "s3:AbortMultipartUpload",
+                  "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 NOT_OBSERVABLE_FOR = {("api_handler", "s3:PutObject"), ("on_execution_failed", "sqs:SendMessage")}
 
 

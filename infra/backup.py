@@ -1,0 +1,86 @@
+"""Backup and DR: an AWS Backup plan for the run table, and optional cross-region replication of processed data.
+
+The run table has point-in-time recovery (35 days, to the second) and a daily backup kept
+35 days in a vault encrypted with the stack's key.  With ``ReplicaRegion`` (and
+``ReplicaKeyArn``, a key in that region) set, the processed bucket replicates ``processed/``
+and ``manifests/`` to ``serverless-etl-<stage>-processed-replica-<account>-<ReplicaRegion>``,
+delete markers included, which must exist first (README, "Backup and disaster recovery").
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT
+from infra import permissions as p
+from infra.naming import APP, stage_name
+from infra.permissions import get_arn, ref
+
+VAULT = "BackupVault"
+HAS_REPLICA = "HasReplica"
+REPLICATED_PREFIXES = (f"{PROCESSED_ROOT}/", f"{MANIFEST_ROOT}/")
+RETENTION_DAYS = 35
+
+
+def replica_bucket_arn() -> dict[str, Any]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{APP}-${{Stage}}-processed-replica-${{AWS::AccountId}}-${{ReplicaRegion}}"}
+
+
+def parameters() -> dict[str, Any]:
+    return {
+        "ReplicaRegion": {"Type": "String", "Default": "",
+                          "Description": "Replicate processed data to this region (empty: no replication)"},
+        "ReplicaKeyArn": {"Type": "String", "Default": "", "Description": "The KMS key in ReplicaRegion that encrypts the replica"},
+    }
+
+
+def conditions() -> dict[str, Any]:
+    return {HAS_REPLICA: {"Fn::Not": [{"Fn::Equals": [ref("ReplicaRegion"), ""]}]}}
+
+
+def table_backups() -> dict[str, Any]:
+    return {
+        VAULT: {"Type": "AWS::Backup::BackupVault", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": {
+            "BackupVaultName": stage_name("backups"), "EncryptionKeyArn": get_arn(p.KEY)}},
+        "BackupPlan": {"Type": "AWS::Backup::BackupPlan", "Properties": {"BackupPlan": {
+            "BackupPlanName": stage_name("run-table-daily"),
+            "BackupPlanRule": [{"RuleName": "daily", "TargetBackupVault": ref(VAULT), "ScheduleExpression": "cron(0 3 * * ? *)",
+                                "StartWindowMinutes": 60, "CompletionWindowMinutes": 180,
+                                "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS}}]}}},
+        "BackupRole": {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+            # AWS maintains what Backup needs to back a table up (DynamoDB, KMS grants, tags): its managed policy.
+            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"}]}},
+        "BackupSelection": {"Type": "AWS::Backup::BackupSelection", "Properties": {
+            "BackupPlanId": ref("BackupPlan"),
+            "BackupSelection": {"SelectionName": "run-table", "IamRoleArn": get_arn("BackupRole"), "Resources": [get_arn(p.TABLE)]}}},
+    }
+
+
+def replication_configuration() -> dict[str, Any]:
+    """The processed bucket's ``ReplicationConfiguration``: nothing without ``ReplicaRegion``."""
+    rules = [{"Id": f"{prefix.rstrip('/')}-to-dr", "Status": "Enabled", "Priority": priority, "Filter": {"Prefix": prefix},
+              "DeleteMarkerReplication": {"Status": "Enabled"},
+              "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+              "Destination": {"Bucket": replica_bucket_arn(), "EncryptionConfiguration": {"ReplicaKmsKeyID": ref("ReplicaKeyArn")}}}
+             for priority, prefix in enumerate(REPLICATED_PREFIXES, start=1)]
+    return {"Fn::If": [HAS_REPLICA, {"Role": get_arn("ReplicationRole"), "Rules": rules}, ref("AWS::NoValue")]}
+
+
+def replication_role() -> dict[str, Any]:
+    source = [{"Fn::Sub": f"${{{p.PROCESSED}.Arn}}/{prefix}*"} for prefix in REPLICATED_PREFIXES]
+    statements = [
+        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [get_arn(p.PROCESSED)]},
+        {"Effect": "Allow", "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
+         "Resource": source},
+        {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+         "Resource": [{"Fn::Sub": [f"${{replica}}/{prefix}*", {"replica": replica_bucket_arn()}]} for prefix in REPLICATED_PREFIXES]},
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [get_arn(p.KEY)],
+         "Condition": {"StringLike": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}},
+        {"Effect": "Allow", "Action": ["kms:Encrypt"], "Resource": [ref("ReplicaKeyArn")],
+         "Condition": {"StringLike": {"kms:ViaService": {"Fn::Sub": "s3.${ReplicaRegion}.amazonaws.com"}}}},
+    ]
+    return {"ReplicationRole": {"Type": "AWS::IAM::Role", "Condition": HAS_REPLICA, "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "Policies": [{"PolicyName": "replicate-processed-data", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}]}}}

@@ -1,0 +1,94 @@
+"""Cost controls: a monthly budget alerting the alerts topic, and reserved concurrency per function.
+
+Reserved concurrency is set in one place, ``.chalice/config.json`` (``reserved_concurrency``
+of each entry of ``lambda_functions``), which both ``chalice package`` and ``chalice deploy``
+read.  :func:`check_map_concurrency` is the hook for a Map state: a Map whose iterations
+invoke a function may not run more of them at once than the function may run.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra import permissions as p
+from infra.chalice_project import function_config
+from infra.naming import APP, stage_name
+from infra.permissions import ref
+
+HAS_BUDGET = "HasBudget"
+MONTHLY_BUDGET = "MonthlyBudget"
+
+
+class ConcurrencyError(ValueError):
+    """A Map state runs more iterations at once than a function it invokes is reserved for."""
+
+
+def reserved_concurrency(stage: str, function: str) -> int | None:
+    """The function's reserved concurrency in the stage (``None``: unreserved)."""
+    return function_config(stage, function).reserved_concurrency
+
+
+def _maps(node: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(node, dict):
+        if node.get("Type") == "Map":
+            found.append(node)
+        for value in node.values():
+            found += _maps(value)
+    elif isinstance(node, list):
+        for item in node:
+            found += _maps(item)
+    return found
+
+
+def check_map_concurrency(definition: str, substitutions: dict[str, Any], stage: str) -> None:
+    """Check every Map state's ``MaxConcurrency`` against the reserved concurrency of the functions it invokes.
+
+    A Map with ``MaxConcurrency`` 0 (unbounded) or above the reservation would be throttled
+    by its own function; the functions are found by the placeholders of their ARNs.
+
+    Raises
+    ------
+    ConcurrencyError
+        Naming the Map, the function and both numbers.
+    """
+    functions = {placeholder: value["Fn::Sub"].rsplit(f"{APP}-${{Stage}}-", 1)[1] for placeholder, value in substitutions.items()
+                 if isinstance(value, dict) and ":function:" in value.get("Fn::Sub", "")}
+    for state in _maps(json.loads(definition)):
+        body = json.dumps(state.get("ItemProcessor") or state.get("Iterator") or {})
+        for placeholder, function in functions.items():
+            reserved = reserved_concurrency(stage, function)
+            if f"${{{placeholder}}}" not in body or reserved is None:
+                continue
+            limit = state.get("MaxConcurrency", 0)
+            if limit == 0 or limit > reserved:
+                raise ConcurrencyError(f"a Map state runs up to {limit or 'unbounded'} iterations at once, but {function} "
+                                       f"is reserved {reserved} in stage {stage}: raise reserved_concurrency or lower MaxConcurrency")
+
+
+def parameters() -> dict[str, Any]:
+    return {MONTHLY_BUDGET: {"Type": "Number", "Default": 100, "MinValue": 0,
+                             "Description": "Monthly cost budget in USD of resources tagged app=serverless-etl (0: no budget)"}}
+
+
+def conditions() -> dict[str, Any]:
+    return {HAS_BUDGET: {"Fn::Not": [{"Fn::Equals": [ref(MONTHLY_BUDGET), 0]}]}}
+
+
+def budget() -> dict[str, Any]:
+    """Alerts at 80 % of the month's actual cost and at 100 % of its forecast."""
+    subscriber = [{"SubscriptionType": "SNS", "Address": ref(p.TOPIC)}]
+    return {"CostBudget": {"Type": "AWS::Budgets::Budget", "Condition": HAS_BUDGET, "Properties": {
+        "Budget": {
+            "BudgetName": stage_name("monthly"), "BudgetType": "COST", "TimeUnit": "MONTHLY",
+            "BudgetLimit": {"Amount": ref(MONTHLY_BUDGET), "Unit": "USD"},
+            # Counts what carries the app's cost-allocation tag (activate it once in the Billing console).
+            "CostFilters": {"TagKeyValue": [f"user:app${APP}"]},
+        },
+        "NotificationsWithSubscribers": [
+            {"Notification": {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80,
+                              "ThresholdType": "PERCENTAGE"}, "Subscribers": subscriber},
+            {"Notification": {"NotificationType": "FORECASTED", "ComparisonOperator": "GREATER_THAN", "Threshold": 100,
+                              "ThresholdType": "PERCENTAGE"}, "Subscribers": subscriber},
+        ],
+    }}}
