@@ -139,7 +139,7 @@ def test_the_stack_publishes_its_outputs_in_ssm_under_the_stage():
 
 
 def test_chalice_config_names_every_missing_output_and_writes_the_vpc_settings():
-    with pytest.raises(MissingOutputs, match="IngestRoleArn.*RawBucketName"):
+    with pytest.raises(MissingOutputs, match=r"IngestRoleArn.*RawBucketName"):
         stage_config({"ProcessedBucketName": "b"})
     outputs = {key: f"value-of-{key}" for key in ("RawBucketName", "ProcessedBucketName", "RunsTableName", "AlertsTopicArn",
                                                  "DeadLetterQueueUrl", "StateMachineArn")}
