@@ -114,7 +114,8 @@ def list_runs(
         page = services.runs.list(status=status, dataset=dataset, since=parse_since(since), limit=limit, next_token=next_token)
     except InvalidPageTokenError as error:
         raise InvalidRequestError(str(error)) from error
-    return {"runs": [run_view(item) for item in page.runs], "next_token": page.next_token}
+    # a run still RUNNING or WRITING whose execution ended is shown as its execution ended (one DescribeExecution each)
+    return {"runs": [run_view(reconciled(services, item)) for item in page.runs], "next_token": page.next_token}
 
 
 def _timestamp(value: str | None) -> str | None:

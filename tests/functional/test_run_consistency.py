@@ -34,9 +34,19 @@ def test_a_run_whose_failure_handler_failed_for_good_is_reconciled_from_its_exec
     assert [arn.rsplit(":", 1)[-1] for arn, _ in api.world.events.dropped] == [api.world.names.function("on_execution_failed")]
     # WHEN the run is read
     run = api.call("GET", f"/runs/{started['run_id']}").json_body
-    # THEN it is FAILED at the state that failed, and can be redriven to success
+    # THEN it is FAILED at the state that failed, in the listing too, and can be redriven to success
     assert (run["status"], run["failed_state"], run["error"]) == ("FAILED", "Transform", "RuntimeError")
+    assert [listed["status"] for listed in api.call("GET", "/runs").json_body["runs"]] == ["FAILED"]
     assert redrive(api, run)["status"] == "SUCCEEDED"
+
+
+def test_a_stuck_record_is_listed_as_its_execution_ended(api_factory):
+    api = api_factory([Fault("transform", "RuntimeError", 1), Fault("on_execution_failed", "TransientError", 9)])
+    api.put(KEY)
+    started = api.call("POST", "/runs", {"key": KEY}).json_body
+    api.world.wait(started["execution_arn"])
+    [listed] = api.call("GET", "/runs?dataset=transactions").json_body["runs"]
+    assert (listed["run_id"], listed["status"], listed["failed_state"]) == (started["run_id"], "FAILED", "Transform")
 
 
 def test_a_stuck_record_does_not_block_a_redrive(api_factory):
