@@ -9,9 +9,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
-from etl_local.local_guard import LOOPBACK_HOSTS
-
 DEFAULT_API = "http://127.0.0.1:8000"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # this machine: the local server, whose requests go unsigned
 _EXECUTE_API = re.compile(r"\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from chalicelib.api.responses import cross_site
-
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+from etl_local.client import LOOPBACK_HOSTS
 
 
 def loopback(host: str | None) -> bool:

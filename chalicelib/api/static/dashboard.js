@@ -195,9 +195,13 @@ async function runsPage(page, params) {
     if (!token) return more.replaceChildren();
     more.replaceChildren(el("button", { type: "button", onclick: async (event) => {
       event.target.disabled = true;
-      const next = await api("GET", `runs?${query({ ...ask, next_token: token })}`);
-      rows.tBodies[0].append(...next.runs.map(runRow));
-      addPage(next.next_token);
+      try {
+        const next = await api("GET", `runs?${query({ ...ask, next_token: token })}`);
+        rows.tBodies[0].append(...next.runs.map(runRow));
+        addPage(next.next_token);
+      } catch (error) {
+        more.replaceChildren(failure(error));
+      }
     } }, "More runs"));
   };
   addPage(first.next_token);
