@@ -21,7 +21,7 @@ from chalicelib.api.responses import refuse_web_pages
 from chalicelib.api.runs import runs_api
 from chalicelib.failures import record_failure
 from chalicelib.ingest import ingest as ingest_stage
-from chalicelib.observability import log_stage_result, logger, metrics, tracer
+from chalicelib.observability import instrumented, log_stage_result, logger
 from chalicelib.output import output as output_stage
 from chalicelib.payloads import IngestEvent, IngestState, OutputState, TransformedState, ValidatedState, parse_payload
 from chalicelib.services import default_services
@@ -38,8 +38,7 @@ app.register_middleware(refuse_web_pages, "http")
 
 
 @app.lambda_function(name=INGEST.function)
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented()
 def ingest(event: dict[str, Any], context: Any) -> IngestState:
     request = parse_payload(event, IngestEvent)
     state = ingest_stage(
@@ -49,31 +48,25 @@ def ingest(event: dict[str, Any], context: Any) -> IngestState:
 
 
 @app.lambda_function(name=VALIDATE.function)
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics  # flushes the dataset's EMF metrics the stage added
+@instrumented(emits_metrics=True)
 def validate(event: dict[str, Any], context: Any) -> ValidatedState:
     return log_stage_result(VALIDATE.function, validate_stage(parse_payload(event, IngestState), default_services()))
 
 
 @app.lambda_function(name=TRANSFORM.function)
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented()
 def transform(event: dict[str, Any], context: Any) -> TransformedState:
     return log_stage_result(TRANSFORM.function, transform_stage(parse_payload(event, ValidatedState), default_services()))
 
 
 @app.lambda_function(name=OUTPUT.function)
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics  # flushes the dataset's EMF metrics the stage added
+@instrumented(emits_metrics=True)
 def output(event: dict[str, Any], context: Any) -> OutputState:
     return log_stage_result(OUTPUT.function, output_stage(parse_payload(event, TransformedState), default_services()))
 
 
 @app.lambda_function(name=FAILURE_HANDLER)
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
+@instrumented()
 def on_execution_failed(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = record_failure(event, default_services())
     if result["action"] != "ignored":

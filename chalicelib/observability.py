@@ -7,8 +7,8 @@ the handlers that emit them flush them when they return.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,6 +27,16 @@ def emit_metrics(dataset: str, values: dict[str, tuple[float, MetricUnit]]) -> N
     for name, (value, unit) in values.items():
         metrics.add_metric(name=name, unit=unit, value=value)
 State = TypeVar("State", bound=Mapping[str, Any])
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def instrumented(*, emits_metrics: bool = False) -> Callable[[Handler], Handler]:
+    """A Lambda handler with its invocation's logs (keys cleared each time), its X-Ray trace and, if it emits
+    any, its metrics flushed when it returns."""
+    def wrap(handler: Handler) -> Handler:
+        inner = metrics.log_metrics(handler) if emits_metrics else handler
+        return cast(Handler, logger.inject_lambda_context(clear_state=True)(tracer.capture_lambda_handler(inner)))
+    return wrap
 
 
 def log_stage_result(step: str, state: State) -> State:

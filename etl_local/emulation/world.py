@@ -49,39 +49,15 @@ class ResourceNames:
     """Names of the local resources, following Chalice's ``<app>-<stage>-<function>`` scheme."""
 
     prefix: str = "serverless-etl-local"
-
-    @property
-    def raw_bucket(self) -> str:
-        return f"{self.prefix}-raw"
-
-    @property
-    def processed_bucket(self) -> str:
-        return f"{self.prefix}-processed"
-
-    @property
-    def runs_table(self) -> str:
-        return f"{self.prefix}-runs"
-
-    @property
-    def dead_letter_queue(self) -> str:
-        return f"{self.prefix}-dlq"
-
-    @property
-    def alerts_topic(self) -> str:
-        return f"{self.prefix}-alerts"
-
-    @property
-    def notifications_topic(self) -> str:
-        return f"{self.prefix}-notifications"
-
-    @property
-    def alerts_inbox(self) -> str:
-        """A queue subscribed to the alerts and notifications topics, so local runs can show what was announced."""
-        return f"{self.prefix}-alerts-inbox"
-
-    @property
-    def state_machine(self) -> str:
-        return f"{self.prefix}-etl"
+    raw_bucket = property(lambda self: f"{self.prefix}-raw")
+    processed_bucket = property(lambda self: f"{self.prefix}-processed")
+    runs_table = property(lambda self: f"{self.prefix}-runs")
+    dead_letter_queue = property(lambda self: f"{self.prefix}-dlq")
+    alerts_topic = property(lambda self: f"{self.prefix}-alerts")
+    notifications_topic = property(lambda self: f"{self.prefix}-notifications")
+    # a queue subscribed to the alerts and notifications topics, so local runs can show what was announced
+    alerts_inbox = property(lambda self: f"{self.prefix}-alerts-inbox")
+    state_machine = property(lambda self: f"{self.prefix}-etl")
 
     def function(self, step: str) -> str:
         return f"{self.prefix}-{step}"

@@ -52,12 +52,19 @@ def test_a_state_that_recovered_has_no_error():
     assert visit.error is None and visit.duration_seconds == 9.0 and failed_state([visit]) is None
 
 
-def test_failed_state_inside_a_parallel_is_the_inner_task():
-    events = [
+def parallel_entered() -> list[dict]:
+    """WriteOutputs entered and its Output branch (event 4) entered."""
+    return [
         event(1, "ExecutionStarted", 0, 0),
         event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
         event(3, "ParallelStateStarted", 2, 0),
         event(4, "TaskStateEntered", 3, 0, name="Output"),
+    ]
+
+
+def test_failed_state_inside_a_parallel_is_the_inner_task():
+    events = [
+        *parallel_entered(),
         event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
         event(6, "TaskScheduled", 4, 0),
         event(7, "TaskFailed", 6, 1, error="KeyError", cause="k"),
@@ -72,10 +79,7 @@ def test_failed_state_inside_a_parallel_is_the_inner_task():
 def test_execution_failure_attributed_to_a_cancelled_sibling_does_not_hide_the_failed_task():
     # the interpreter may chain ExecutionFailed to the other branch's last event
     events = [
-        event(1, "ExecutionStarted", 0, 0),
-        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
-        event(3, "ParallelStateStarted", 2, 0),
-        event(4, "TaskStateEntered", 3, 0, name="Output"),
+        *parallel_entered(),
         event(5, "TaskScheduled", 4, 0),
         event(6, "TaskFailed", 5, 1, error="KeyError", cause="k"),
         event(7, "TaskStateEntered", 3, 1, name="RecordTransform"),
@@ -90,10 +94,7 @@ def test_execution_failure_attributed_to_a_cancelled_sibling_does_not_hide_the_f
 def both_branches_scheduled() -> list[dict]:
     """WriteOutputs entered, Output (event 6) and RecordTransform (event 7) scheduled."""
     return [
-        event(1, "ExecutionStarted", 0, 0),
-        event(2, "ParallelStateEntered", 1, 0, name="WriteOutputs"),
-        event(3, "ParallelStateStarted", 2, 0),
-        event(4, "TaskStateEntered", 3, 0, name="Output"),
+        *parallel_entered(),
         event(5, "TaskStateEntered", 3, 0, name="RecordTransform"),
         event(6, "TaskScheduled", 4, 0),
         event(7, "TaskScheduled", 5, 0),
