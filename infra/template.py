@@ -51,7 +51,7 @@ def _log_group(name: Any, retention_days: int = LOG_RETENTION_DAYS) -> dict[str,
     return {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": name, "RetentionInDays": retention_days, "KmsKeyId": get_arn(p.KEY)}}
 
 
-def _service_may_use_the_key(sid: str, service: str, actions: list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
+def _service_may_use_the_key(sid: str, service: Any, actions: list[str], condition: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": service}, "Action": actions, "Resource": "*",
             "Condition": condition or {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}
 
