@@ -146,3 +146,15 @@ def test_checkov_finds_nothing_and_every_skip_says_why(packaged):
     skips = [skip for resource in packaged["template"]["Resources"].values()
              for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
     assert skips and all(len(skip["comment"]) > 20 for skip in skips)
+
+
+def test_the_packaged_functions_trace_and_have_their_configured_reserved_concurrency(packaged):
+    from infra.cost import reserved_concurrency
+    from infra.template import CHALICE_FUNCTIONS
+
+    resources = packaged["template"]["Resources"]
+    for logical_id, name in CHALICE_FUNCTIONS.items():
+        properties = resources[logical_id]["Properties"]
+        assert properties["ReservedConcurrentExecutions"] == reserved_concurrency("prod", name)
+        assert properties["Tracing"] == "Active"
+        assert {"app", "stage", "component"} <= set(properties["Tags"])
