@@ -98,6 +98,10 @@ def test_the_readme_chalice_deploy_recipe_runs_files_and_tears_down_in_either_or
         printed = run(readme_block("chalice-deploy"), project, world)
         outputs = outputs_of(printed)
         assert outputs["StateMachineArn"].endswith(f":stateMachine:serverless-etl-{STAGE}-etl")
+        # and the second pass found what chalice deploy made: its API's URL is published with the stack's names
+        [api] = world.client("apigateway").get_rest_apis()["items"]
+        assert outputs["EndpointURL"] == f"https://{api['id']}.execute-api.{REGION}.amazonaws.com/api/"
+        assert world.client("ssm").get_parameter(Name=f"/serverless-etl/{STAGE}/EndpointURL")["Parameter"]["Value"] == outputs["EndpointURL"]
         # THEN Chalice deployed a zip Lambda takes directly
         [package] = (project / ".chalice" / "deployments").glob("*.zip")
         assert package.stat().st_size < DIRECT_UPLOAD_LIMIT, package.stat().st_size
