@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "serverless-etl"
 METRICS_NAMESPACE = "ServerlessEtl"
@@ -23,6 +24,8 @@ COUNT, BYTES, SECONDS = MetricUnit.Count, MetricUnit.Bytes, MetricUnit.Seconds
 
 def emit_metrics(dataset: str, values: dict[str, tuple[float, MetricUnit]]) -> None:
     """Add one stage's figures for ``dataset`` (``name -> (value, unit)``) to this invocation's metrics."""
+    if is_metrics_disabled():  # Powertools would keep them, and print them anyway once 100 have piled up
+        return
     metrics.add_dimension(name="dataset", value=dataset)
     for name, (value, unit) in values.items():
         metrics.add_metric(name=name, unit=unit, value=value)

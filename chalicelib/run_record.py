@@ -106,6 +106,7 @@ FAILED: Final = "FAILED"  # redrivable from the failed state
 SUPERSEDED: Final = "SUPERSEDED"  # a newer version of the key published first; this run removed its files
 RUN_STATUSES: Final[tuple[RunStatus, ...]] = (RUNNING, WRITING, SUCCEEDED, REJECTED, FAILED, SUPERSEDED)
 TERMINAL_STATUSES: Final[tuple[RunStatus, ...]] = (SUCCEEDED, REJECTED, FAILED, SUPERSEDED)
+OUTCOME_STATUSES: Final[tuple[RunStatus, ...]] = (SUCCEEDED, REJECTED, SUPERSEDED)  # recorded by the state machine itself
 REDRIVABLE_STATUS: Final = FAILED
 
 

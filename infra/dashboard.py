@@ -19,7 +19,7 @@ from infra.naming import stage_name
 from infra.permissions import ref
 
 RECORD_METRICS = ("RecordsIn", "RecordsValid", "RecordsInvalid", "RecordsWritten")
-QUALITY_METRICS = {"ChecksBreached": "a declared data-quality check (warn) was breached",
+QUALITY_METRICS = {"ChecksBreached": "a declared data-quality check was breached (warn: data written; reject: run rejected)",
                    "Anomalies": "a run's rows, invalid share or null shares were far from its recent runs"}
 EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
 _WIDTH, _HEIGHT = 12, 6

@@ -15,7 +15,7 @@ from chalicelib.history import timeline
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
 from chalicelib.run_record import RUN_STATUSES, RunView, run_view
 from chalicelib.services import Services
-from chalicelib.storage.executions import NotRedrivableError
+from chalicelib.storage.executions import ENDED_UNSUCCESSFULLY, NotRedrivableError
 from chalicelib.storage.objects import SourceNotFoundError, s3_uri, split_s3_uri
 from chalicelib.storage.runs import InvalidPageTokenError
 from chalicelib.times import utc_timestamp
@@ -142,7 +142,7 @@ def _pending_view(run_id: str, execution: dict[str, Any]) -> RunView:
     return run_view({
         r.RUN_ID: run_id,
         r.EXECUTION_ARN: execution["executionArn"],
-        r.STATUS: r.FAILED if status in {"FAILED", "TIMED_OUT", "ABORTED"} else r.SUCCEEDED if status == "SUCCEEDED" else r.RUNNING,
+        r.STATUS: r.FAILED if status in ENDED_UNSUCCESSFULLY else r.SUCCEEDED if status == "SUCCEEDED" else r.RUNNING,
         r.STARTED_AT: utc_timestamp(execution["startDate"]),
         r.ERROR: execution.get("error"),
         r.CAUSE: execution.get("cause"),

@@ -16,6 +16,7 @@ from chalicelib.identity import RequestedSource, dataset_from_key, requested_sou
 from chalicelib.run_record import MAX_CAUSE_CHARS
 from chalicelib.services import Services
 from chalicelib.steps import INGEST
+from chalicelib.storage.executions import ENDED_UNSUCCESSFULLY
 from chalicelib.times import utc_timestamp
 
 # The EventBridge rule Chalice creates for on_execution_failed.  It cannot name this
@@ -24,7 +25,7 @@ from chalicelib.times import utc_timestamp
 FAILED_EXECUTIONS_PATTERN = {
     "source": ["aws.states"],
     "detail-type": ["Step Functions Execution Status Change"],
-    "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+    "detail": {"status": list(ENDED_UNSUCCESSFULLY)},
 }
 REJECTED_ERROR = "DataRejected"  # the Fail state of a rejected run; already recorded and announced
 
@@ -43,6 +44,11 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     expected_machine = services.settings.state_machine_arn
     if expected_machine and detail.get("stateMachineArn") != expected_machine:
         return {"action": "ignored", "reason": f"not an execution of {expected_machine}"}
+    # Events arrive late (an asynchronous invocation is retried minutes later) and more than once: one about
+    # an execution that a redrive has resumed since says nothing about the run any more.
+    current = services.executions.describe(execution_arn)
+    if current is not None and current["status"] not in ENDED_UNSUCCESSFULLY:
+        return {"action": "ignored", "reason": f"the execution is {current['status']} now (redriven since)"}
     events = services.executions.history(execution_arn)
     ended_with = execution_failure(events)
     failed = failed_state(timeline(events), detail.get("error") or ended_with[0], detail.get("cause") or ended_with[1])

@@ -2,16 +2,22 @@
 
 S3 delivers events at least once and in any order, and two versions of a key can
 be processed at the same time.  Each version therefore writes files of its own
-(named after the key and the version) and a manifest of its own under the key's
-manifest prefix.  Then it settles, against the versions S3 lists for the key:
+(named after the key and the version) listed in a manifest of its own under the
+key's manifest prefix, and the manifest is written before the files, so no file
+is ever in ``processed/`` without a manifest that lists it.  Once the files are
+up, the run settles against the versions S3 lists for the key:
 
 * a newer version has published too: this one is superseded, and removes its
   own files and manifest;
-* otherwise it removes the files and manifests of every older version.
+* otherwise it removes the files and manifests of every older version, and marks
+  the runs that wrote them SUPERSEDED.
 
-Every run settles after its own files and manifest are written, and S3 lists are
-strongly consistent, so whichever run settles last sees the other's manifest:
-whatever the order runs finish in, the newest version's files are the ones left.
+Every run settles after its own manifest is written, and S3 lists are strongly
+consistent, so whichever run settles last sees the other's manifest: whatever
+the order runs finish in, the newest version's files are the ones left.  Within
+one version (a replay of it, a redrive of an earlier run of it) the run that
+started last owns the manifest.  A version S3 no longer lists (its noncurrent
+copy expired) is older than every listed one and never removes another's files.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from chalicelib.keys import legacy_manifest_key, manifest_key, manifest_prefix, 
 from chalicelib.payloads import RunRef
 from chalicelib.services import Services
 from chalicelib.storage.objects import s3_uri
+from chalicelib.times import utc_timestamp
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ class Published:
     """How a version's publication settled: its manifest, or why it was superseded."""
 
     manifest: str | None
-    superseded_by: str | None  # the newer version's tag
+    superseded: str | None  # why: a newer version published first, or a later run of the same version owns it
 
 
 def output_stem(source_id: str, tag: str) -> str:
@@ -37,48 +44,70 @@ def output_stem(source_id: str, tag: str) -> str:
     return f"{source_id}-{tag}"
 
 
-def publish(services: Services, run: RunRef, dataset: str, source_id: str, keys: list[str], records: int) -> Published:
-    """Record this version's files in its manifest and settle against the key's other versions.
+class Publisher:
+    """One run's publication of its version's files.
 
     Parameters
     ----------
     keys
-        The Parquet files this run wrote in the processed bucket.
+        The Parquet files the run writes in the processed bucket.
     records
         How many records they hold.
     """
-    bucket, source = services.settings.processed_bucket, run["source"]
-    tag = version_tag(source["version"], source["etag"])
-    manifest = manifest_key(dataset, source_id, tag)
-    earlier = services.objects.get_json(bucket, manifest) or {}  # a rerun of this version: files it no longer writes
-    services.objects.put_json(bucket, manifest, {
-        "run_id": run["run_id"], "dataset": dataset, "source": source, "version_tag": tag,
-        "records_written": records, "files": keys,
-    })
-    _delete_files(services, sorted(set(earlier.get("files", [])) - set(keys)))
-    order = [version_tag(version, etag) for version, etag in services.objects.versions_newest_first(source["bucket"], source["key"])]
-    rank = {t: i for i, t in enumerate(order)}
-    unknown = len(order)  # a version S3 no longer lists (expired) is older than every listed one
-    mine = rank.get(tag, unknown)
-    others = [m for m in services.objects.list_keys(bucket, manifest_prefix(dataset, source_id)) if m != manifest]
-    newer = [m for m in others if rank.get(version_tag_of(m), unknown) < mine]
-    if newer:
-        _retract(services, [manifest])
-        return Published(manifest=None, superseded_by=version_tag_of(min(newer, key=lambda m: rank[version_tag_of(m)])))
-    older = [m for m in others if rank.get(version_tag_of(m), unknown) > mine or version_tag_of(m) not in rank]
-    legacy = legacy_manifest_key(dataset, source_id)
-    _retract(services, [*older, *([legacy] if services.objects.get_json(bucket, legacy) is not None else [])])
-    return Published(manifest=s3_uri(bucket, manifest), superseded_by=None)
+
+    def __init__(self, services: Services, run: RunRef, dataset: str, source_id: str, keys: list[str], records: int) -> None:
+        self._services, self._run, self._dataset, self._source_id = services, run, dataset, source_id
+        self._keys, self._records = keys, records
+        self._bucket = services.settings.processed_bucket
+        self.tag = version_tag(run["source"]["version"], run["source"]["etag"])
+        self._manifest = manifest_key(dataset, source_id, self.tag)
+
+    def declare(self) -> Published | None:
+        """Write this run's manifest before its files; ``None``, or how it ended when a later run of its version owns it."""
+        earlier = self._services.objects.get_json(self._bucket, self._manifest) or {}
+        started = utc_timestamp(self._run["started_at"])
+        if earlier.get("run_id") not in (None, self._run["run_id"]) and earlier.get("started_at", "") > started:
+            return Published(manifest=None, superseded=f"run {earlier['run_id']}, which began later, published this version "
+                                                        "of the key; this run wrote nothing")
+        self._services.objects.put_json(self._bucket, self._manifest, {
+            "run_id": self._run["run_id"], "started_at": started, "dataset": self._dataset, "source": self._run["source"],
+            "version_tag": self.tag, "records_written": self._records, "files": self._keys,
+        })
+        _delete(self._services, sorted(set(earlier.get("files", [])) - set(self._keys)))  # a rerun's files it no longer writes
+        return None
+
+    def settle(self) -> Published:
+        """Settle against the key's other versions, once this run's files are up."""
+        source = self._run["source"]
+        order = [version_tag(version, etag) for version, etag in self._services.objects.versions_newest_first(source["bucket"], source["key"])]
+        rank = {t: i for i, t in enumerate(order)}
+        others = [m for m in self._services.objects.list_keys(self._bucket, manifest_prefix(self._dataset, self._source_id))
+                  if m != self._manifest]
+        mine = rank.get(self.tag)
+        newer = [m for m in others if mine is None or rank.get(version_tag_of(m), len(order)) < mine]
+        if newer:
+            self._retract([self._manifest], superseded_by=None)
+            newest = version_tag_of(min(newer, key=lambda m: rank.get(version_tag_of(m), len(order))))
+            where = s3_uri(source["bucket"], source["key"])
+            return Published(manifest=None, superseded=f"a newer version of {where} (version tag {newest}) was published; "
+                                                       "this run's files were removed")
+        legacy = legacy_manifest_key(self._dataset, self._source_id)
+        has_legacy = self._services.objects.get_json(self._bucket, legacy) is not None
+        self._retract([*others, *([legacy] if has_legacy else [])], superseded_by=self.tag)
+        return Published(manifest=s3_uri(self._bucket, self._manifest), superseded=None)
+
+    def _retract(self, manifests: list[str], superseded_by: str | None) -> None:
+        """Delete the files the manifests list, then the manifests; mark the runs that wrote them SUPERSEDED."""
+        for manifest in manifests:
+            document = self._services.objects.get_json(self._bucket, manifest) or {}
+            _delete(self._services, document.get("files", []))
+            if superseded_by is not None and document.get("run_id"):
+                where = s3_uri(self._run["source"]["bucket"], self._run["source"]["key"])
+                self._services.runs.mark_superseded(document["run_id"], reason=(
+                    f"a newer version of {where} (version tag {superseded_by}, run {self._run['run_id']}) replaced its files"))
+        _delete(self._services, manifests)
 
 
-def _retract(services: Services, manifests: list[str]) -> None:
-    """Delete the files the manifests list, then the manifests."""
-    bucket = services.settings.processed_bucket
-    for manifest in manifests:
-        _delete_files(services, (services.objects.get_json(bucket, manifest) or {}).get("files", []))
-    _delete_files(services, manifests)
-
-
-def _delete_files(services: Services, keys: list[str]) -> None:
+def _delete(services: Services, keys: list[str]) -> None:
     if keys:
         services.objects.delete(services.settings.processed_bucket, keys)

@@ -12,10 +12,9 @@ from chalicelib.identity import source_id_for, version_tag
 from chalicelib.keys import processed_prefix
 from chalicelib.observability import COUNT, SECONDS, emit_metrics
 from chalicelib.output.partitions import HourlyParquetWriter
-from chalicelib.output.publish import output_stem, publish
+from chalicelib.output.publish import Publisher, output_stem
 from chalicelib.payloads import OutputResult, OutputState, Publication, TransformedState
 from chalicelib.services import Services
-from chalicelib.storage.objects import s3_uri
 from chalicelib.storage.staging import iter_batches
 
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
@@ -38,24 +37,25 @@ def output(state: TransformedState, services: Services) -> OutputState:
     prefix = processed_prefix(dataset.name)
     with tempfile.TemporaryDirectory() as workdir, services.staging.reader(state["transform"]["staged_key"]) as reader:
         written, paths = _write_partitions(reader, dataset.timestamp_field, stem, Path(workdir))
+        if written != state["outcome"]["records_valid"]:  # before anything reaches processed/
+            raise IntegrityError(f"wrote {written} records but {state['outcome']['records_valid']} were valid")
         files = [(str(path), prefix + relative) for path, relative in paths]
-        services.objects.upload_all(files, bucket, PARQUET_CONTENT_TYPE)
         keys = [key for _, key in files]
-    if written != state["outcome"]["records_valid"]:
-        raise IntegrityError(f"wrote {written} records but {state['outcome']['records_valid']} were valid")
-    published = publish(services, run, dataset.name, source_id, keys, written)
+        publisher = Publisher(services, run, dataset.name, source_id, keys, written)
+        owned_by_a_later_run = publisher.declare()
+        if owned_by_a_later_run is None:
+            services.objects.upload_all(files, bucket, PARQUET_CONTENT_TYPE)
+    published = owned_by_a_later_run or publisher.settle()
     emit_metrics(dataset.name, {
-        "RecordsWritten": (0 if published.superseded_by else written, COUNT),
-        "RunsSuperseded": (int(published.superseded_by is not None), COUNT),
+        "RecordsWritten": (0 if published.superseded else written, COUNT),
+        "RunsSuperseded": (int(published.superseded is not None), COUNT),
         "SecondsToOutput": ((datetime.now(UTC) - datetime.fromisoformat(run["started_at"])).total_seconds(), SECONDS),
     })
-    if published.superseded_by is not None:
-        where = s3_uri(run["source"]["bucket"], run["source"]["key"])
+    if published.superseded is not None:
         return OutputState(
             **state,
             output=OutputResult(records_written=0, files=0, partitions=0, manifest=None),
-            publication=Publication(superseded=True, reason=f"a newer version of {where} (version tag "
-                                    f"{published.superseded_by}) was published; this run's files were removed"),
+            publication=Publication(superseded=True, reason=published.superseded),
         )
     return OutputState(
         **state,

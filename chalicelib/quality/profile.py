@@ -65,7 +65,7 @@ class _Numbers:
         self.low = low if self.low is None else min(self.low, low)
         self.high = high if self.high is None else max(self.high, high)
         if numeric:
-            self.total += float(pc.sum(column).as_py())
+            self.total += float(pc.sum(column.cast(pa.float64())).as_py())
             self.count += present
 
 
@@ -117,7 +117,7 @@ class ProfileBuilder:
                 numbers = self._ranges[name]
                 field["min"], field["max"] = _shown(numbers.low), _shown(numbers.high)
                 if _numeric(kind):
-                    field["mean"] = numbers.total / numbers.count if numbers.count else None
+                    field["mean"] = _shown(numbers.total / numbers.count) if numbers.count else None
             fields[name] = field
         newest = self._ranges[self._timestamp_field].high if self._timestamp_field in self._ranges else None
         freshness = None
@@ -159,7 +159,15 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 6) if whole else 0.0
 
 
+# DynamoDB's numbers: at most 38 digits, magnitudes from 1E-130 to 9.9E+125.  A figure outside is not stored.
+_NUMBER_RANGE = (1e-130, 9.9e125)
+
+
 def _shown(value: Any) -> Any:
+    if isinstance(value, float) and not (value == 0 or _NUMBER_RANGE[0] <= abs(value) <= _NUMBER_RANGE[1]):
+        return None  # inf, NaN, or a valid but extreme value (1e200) that the run table cannot hold
+    if isinstance(value, int) and abs(value) >= 10**38:
+        return None
     if isinstance(value, datetime):
         return utc_timestamp(value)
     if hasattr(value, "isoformat"):  # a date

@@ -9,6 +9,9 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import ConfigurationError, transient_aws_errors
 
+# How an execution ends when it did not succeed (what EventBridge's status-change rule matches, what a redrive resumes).
+ENDED_UNSUCCESSFULLY = ("FAILED", "TIMED_OUT", "ABORTED")
+
 
 class NotRedrivableError(Exception):
     """Step Functions refused to redrive the execution; the message says why."""

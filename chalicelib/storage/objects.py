@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import DataError, transient_aws_errors
+from chalicelib.errors import DataError, TransientError, transient_aws_errors
 from chalicelib.payloads import SourceRef
 
 
@@ -151,4 +151,9 @@ class ObjectStore:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             chunk = [{"Key": k} for k in keys[start : start + 1000]]
             with transient_aws_errors(f"delete {len(chunk)} objects from s3://{bucket}"):
-                self._s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+                answer = self._s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+            # DeleteObjects answers 200 and lists the keys it could not delete (SlowDown, InternalError, ...)
+            if answer.get("Errors"):
+                failed = answer["Errors"]
+                raise TransientError(f"delete from s3://{bucket}: {len(failed)} keys not deleted, e.g. "
+                                     f"{failed[0].get('Key')}: {failed[0].get('Code')}")

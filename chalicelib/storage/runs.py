@@ -261,7 +261,18 @@ class RunStore:
             r.FINISHED_AT: utc_now(),
             r.EXECUTION_ARN: execution_arn,
             **_listed(started_at),
-        }, owner=execution_arn, remove=() if failed_state else (r.FAILED_STATE,), keep_existing=tuple(known))
+        }, owner=execution_arn, remove=() if failed_state else (r.FAILED_STATE,), keep_existing=tuple(known),
+            # what the state machine recorded stands: after it, only a notification can fail
+            unless_status=r.OUTCOME_STATUSES)
+
+    def mark_ended(self, run_id: str, *, execution_arn: str, status: str, reason: str | None = None) -> bool:
+        """A run still RUNNING or WRITING whose execution succeeded since: the status it ended with."""
+        return self._update(run_id, {r.STATUS: status, r.REASON: reason, r.FINISHED_AT: utc_now()}, owner=execution_arn,
+                            unless_status=r.TERMINAL_STATUSES)
+
+    def mark_superseded(self, run_id: str, *, reason: str) -> bool:
+        """A SUCCEEDED run whose files a newer version of its key replaced."""
+        return self._update(run_id, {r.STATUS: r.SUPERSEDED, r.REASON: reason}, if_status=r.SUCCEEDED)
 
     def begin_redrive(self, item: RunItem) -> bool:
         """FAILED -> RUNNING, one more redrive, the failure cleared; ``False`` when the run is no longer FAILED."""
@@ -278,11 +289,11 @@ class RunStore:
             r.STATUS: r.REDRIVABLE_STATUS,
             r.REDRIVE_COUNT: int(item.get(r.REDRIVE_COUNT) or 0),
             **failure,
-        }, if_status=r.RUNNING)
+        }, if_status=r.RUNNING, remove=() if r.REDRIVEN_AT in item else (r.REDRIVEN_AT,))
 
     def _update(
         self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, if_status: str | None = None,
-        remove: tuple[str, ...] = (), keep_existing: tuple[str, ...] = (),
+        unless_status: tuple[str, ...] = (), remove: tuple[str, ...] = (), keep_existing: tuple[str, ...] = (),
     ) -> bool:
         """Set ``fields`` (``None`` values are skipped); ``False`` when the condition refused it.
 
@@ -292,6 +303,8 @@ class RunStore:
             Only when the run belongs to this execution (or does not exist yet).
         if_status
             Only an existing run whose status is this.
+        unless_status
+            Not a run whose status is one of these.
         remove
             Attributes to delete.
         keep_existing
@@ -311,6 +324,13 @@ class RunStore:
             names["#status"] = r.STATUS
             values[":required"] = {"S": if_status}
             conditions.append("#status = :required")
+        if unless_status:
+            names["#status"] = r.STATUS
+            blocked = []
+            for i, status in enumerate(unless_status):
+                values[f":blocked{i}"] = {"S": status}
+                blocked.append(f":blocked{i}")
+            conditions.append(f"(attribute_not_exists(#status) OR NOT #status IN ({', '.join(blocked)}))")
         removed = {f"#r{i}": name for i, name in enumerate(remove)}
         names.update(removed)
         args: dict[str, Any] = {

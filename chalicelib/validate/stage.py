@@ -23,7 +23,6 @@ from chalicelib.validate.judge import Judge
 from chalicelib.validate.reasons import quarantine_line
 
 MAX_SAMPLE_REASONS = 5
-HISTORY_SLACK = 10  # runs read beyond HISTORY_RUNS, for the rejected and failed ones among them
 
 
 def validate(state: IngestState, services: Services) -> ValidatedState:
@@ -105,9 +104,9 @@ def _split(run: RunRef, dataset: Dataset, source: str, services: Services, quara
 
 def _history(services: Services, run: RunRef) -> list[QualityProfile]:
     """The quality of the dataset's last successful runs, newest first (the run table's dataset index)."""
-    page = services.runs.list(dataset=run["dataset"], limit=HISTORY_RUNS + HISTORY_SLACK)
-    earlier = [item[r.QUALITY] for item in page.runs
-               if item.get(r.STATUS) == r.SUCCEEDED and item.get(r.QUALITY) and item[r.RUN_ID] != run["run_id"]]
+    # the status index, filtered by dataset: a burst of the dataset's files in flight cannot crowd out its history
+    page = services.runs.list(status=r.SUCCEEDED, dataset=run["dataset"], limit=HISTORY_RUNS + 1)
+    earlier = [item[r.QUALITY] for item in page.runs if item.get(r.QUALITY) and item[r.RUN_ID] != run["run_id"]]
     return cast(list[QualityProfile], earlier[:HISTORY_RUNS])
 
 

@@ -106,3 +106,24 @@ def test_a_run_known_only_to_its_execution_is_shown_from_the_execution(world, se
     assert run["status"] == "FAILED" and run["dataset"] == "transactions" and run["outputs"] == {"manifest": None, "files": []}
     with pytest.raises(NotFoundError):
         runs.describe_run(services, "nope")
+
+
+def test_a_run_left_running_by_a_failed_notification_is_reconciled_from_its_succeeded_execution(world, services):
+    from chalicelib.control.reconcile import reconciled
+
+    arn = services.executions.start("run-1", {}).arn
+    services.executions.executions[arn].update(  # type: ignore[attr-defined]
+        status="SUCCEEDED", output=json.dumps({"publication": {"superseded": False, "reason": None}}))
+    put_run(services, "run-1", status="RUNNING", execution_arn=arn, redrive_count=1)
+    assert reconciled(services, services.runs.get("run-1"))["status"] == "SUCCEEDED"
+
+
+def test_a_redrive_on_its_way_is_not_mistaken_for_a_stuck_run(world, services):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.control.reconcile import reconciled
+
+    arn = services.executions.start("run-1", {}).arn
+    services.executions.executions[arn].update(status="FAILED", stopDate=datetime.now(UTC) - timedelta(seconds=5))  # type: ignore[attr-defined]
+    put_run(services, "run-1", status="RUNNING", execution_arn=arn, redriven_at=datetime.now(UTC).isoformat())
+    assert reconciled(services, services.runs.get("run-1"))["status"] == "RUNNING"

@@ -16,8 +16,12 @@ EXECUTION = load_event("execution_failed.json")["detail"]["executionArn"]
 class FakeStepFunctions:
     """Serves one execution history, as the paginated GetExecutionHistory would."""
 
-    def __init__(self, events: list[dict]) -> None:
+    def __init__(self, events: list[dict], status: str = "FAILED") -> None:
         self.events = events
+        self.status = status
+
+    def describe_execution(self, executionArn: str) -> dict:
+        return {"executionArn": executionArn, "status": self.status}
 
     def get_paginator(self, name: str):
         assert name == "get_execution_history"
@@ -31,8 +35,8 @@ class FakeStepFunctions:
         return Paginator()
 
 
-def with_history(services, events):
-    return dataclasses.replace(services, executions=ExecutionStore(FakeStepFunctions(events), ""))
+def with_history(services, events, status: str = "FAILED"):
+    return dataclasses.replace(services, executions=ExecutionStore(FakeStepFunctions(events, status), ""))
 
 
 def ingest_exit(run_id: str) -> dict:
@@ -98,3 +102,21 @@ def test_when_the_object_is_gone_the_alert_still_goes_out(world, services):
     result = record_failure(failed_event(world), with_history(services, retried_then_failed()))
     assert result["run_id"] is None and result["action"] == "alerted"
     assert alerts(world)[0]["run_id"] is None
+
+
+def test_a_late_event_about_an_execution_redriven_since_changes_nothing(world, services):
+    # GIVEN a run that failed, was redriven and succeeded; the first failure's event arrives again (late, or twice)
+    put_run(services, "run-1", status="SUCCEEDED", execution_arn=EXECUTION)
+    result = record_failure(failed_event(world), with_history(services, [ingest_exit("run-1")] + retried_then_failed(), "SUCCEEDED"))
+    # THEN the run keeps its outcome and nobody is alerted
+    assert result["action"] == "ignored" and "redriven since" in result["reason"]
+    assert services.runs.get("run-1")["status"] == "SUCCEEDED" and alerts(world) == []
+
+
+def test_a_failed_notification_does_not_undo_the_recorded_outcome(world, services):
+    # GIVEN a run the state machine recorded as SUCCEEDED, whose NotifySuccess then failed for good
+    put_run(services, "run-1", status="SUCCEEDED", execution_arn=EXECUTION)
+    result = record_failure(failed_event(world), with_history(services, [ingest_exit("run-1")] + retried_then_failed()))
+    # THEN the outcome stands and the failure is alerted
+    assert result["action"] == "alerted" and services.runs.get("run-1")["status"] == "SUCCEEDED"
+    assert len(alerts(world)) == 1

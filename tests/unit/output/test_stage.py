@@ -109,10 +109,11 @@ def test_other_sources_in_the_same_partition_are_untouched(world, services):
 
 
 def test_output_refuses_counts_that_do_not_add_up(world, services):
-    state = run_stages(services, put_raw(world, "raw/transactions/t.jsonl", (record(1, 8) + "\n").encode()), EXECUTION)
+    state = run_until_output(services, put_raw(world, "raw/transactions/t.jsonl", (record(1, 8) + "\n").encode()), EXECUTION)
     state["outcome"]["records_valid"] = 2
     with pytest.raises(IntegrityError, match="wrote 1 records but 2 were valid"):
         output(state, services)
+    assert processed_keys(world) == []  # checked before anything reached processed/
 
 
 def test_partition_directories_print_as_strftime_does():
@@ -167,3 +168,30 @@ def test_hourly_writer_bounds_what_it_buffers(tmp_path):
         writer.write(batch)
         assert writer.buffered_rows <= 50
     writer.close()
+
+
+def test_a_later_run_of_the_same_version_owns_its_files(world, services):
+    # GIVEN a run of a version, and a replay of the same version that began later and published first
+    source = put_raw(world, "raw/transactions/t.jsonl", (record(1, 8) + "\n" + record(2, 9) + "\n").encode())
+    original = run_until_output(services, source, EXECUTION)
+    replay = run_until_output(services, {**source, "replay": "r1"}, EXECUTION + "replay")
+    replay["run"]["started_at"] = "2999-01-01T00:00:00+00:00"
+    published = output(replay, services)
+    files = processed_keys(world)
+    # WHEN the original run's Output runs late (a redrive)
+    late = output(original, services)
+    # THEN the replay's files stand and the late run says why it wrote nothing
+    assert processed_keys(world) == files and published["publication"]["superseded"] is False
+    assert late["publication"]["superseded"] is True and "began later" in late["publication"]["reason"]
+
+
+def test_keys_s3_could_not_delete_are_a_transient_error():
+    from chalicelib.errors import TransientError
+    from chalicelib.storage.objects import ObjectStore
+
+    class PartlyDeleting:
+        def delete_objects(self, **kwargs):
+            return {"Errors": [{"Key": "processed/x.parquet", "Code": "SlowDown"}]}
+
+    with pytest.raises(TransientError, match=r"1 keys not deleted, e.g. processed/x.parquet: SlowDown"):
+        ObjectStore(PartlyDeleting()).delete("b", ["processed/x.parquet"])

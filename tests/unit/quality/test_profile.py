@@ -45,3 +45,11 @@ def test_a_run_without_valid_records_or_key():
     assert profile["valid"] == 0 and profile["invalid_share"] == 1.0 and profile["duplicate_share"] is None
     assert profile["fields"]["amount"] == {"null_share": 0.0, "min": None, "max": None, "mean": None}
     assert profile["newest_event"] is None and profile["freshness_seconds"] is None
+
+
+def test_figures_the_run_table_cannot_hold_are_left_out():
+    # valid JSON numbers DynamoDB cannot store (and their infinite sum) cost the figure, never the run
+    builder = ProfileBuilder(FIELDS, "ts", None)
+    builder.add_valid(batch(["a", "b"], [8, 9], [1e308, 1e308], [None, None]))
+    amount = builder.build("2024-03-15T12:00:00+00:00")["fields"]["amount"]
+    assert amount == {"null_share": 0.0, "min": None, "max": None, "mean": None}

@@ -96,3 +96,12 @@ def test_validate_and_output_add_the_datasets_metrics(world, services):
     assert emitted["ChecksBreached"] == [1.0] and emitted["Anomalies"] == [0.0]  # no merchant at all: its null check breached
     assert emitted["SourceBytes"][0] > 0
     metrics.clear_metrics()
+
+
+def test_metrics_switched_off_are_neither_kept_nor_printed(monkeypatch, capsys):
+    from chalicelib.observability import COUNT, emit_metrics, metrics
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for _ in range(150):  # Powertools prints a metric set once a metric has 100 values, switched off or not
+        emit_metrics("transactions", {"RecordsIn": (1, COUNT)})
+    assert metrics.metric_set == {} and capsys.readouterr().out == ""
