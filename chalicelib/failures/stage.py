@@ -19,9 +19,9 @@ from chalicelib.steps import INGEST
 from chalicelib.storage.executions import ENDED_UNSUCCESSFULLY
 from chalicelib.times import utc_timestamp
 
-# The EventBridge rule Chalice creates for on_execution_failed.  It cannot name this
-# state machine (Chalice does not know its ARN), so record_failure ignores events of
-# other machines when STATE_MACHINE_ARN is set.
+# The events the deployment's failure rule (infra/delivery.py) sends to on_execution_failed.  The rule
+# names this state machine; record_failure still ignores other machines' events when STATE_MACHINE_ARN
+# is set, as a rule shared by several machines would send them.
 FAILED_EXECUTIONS_PATTERN = {
     "source": ["aws.states"],
     "detail-type": ["Step Functions Execution Status Change"],
