@@ -12,6 +12,7 @@ from typing import Any
 
 from infra import permissions as p
 from infra.chalice_project import function_config
+from infra.definition import objects_in
 from infra.naming import APP, stage_name
 from infra.permissions import ref
 
@@ -29,16 +30,7 @@ def reserved_concurrency(stage: str, function: str) -> int | None:
 
 
 def _maps(node: Any) -> list[dict[str, Any]]:
-    found = []
-    if isinstance(node, dict):
-        if node.get("Type") == "Map":
-            found.append(node)
-        for value in node.values():
-            found += _maps(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += _maps(item)
-    return found
+    return [state for state in objects_in(node) if state.get("Type") == "Map"]
 
 
 def check_map_concurrency(definition: str, substitutions: dict[str, Any], stage: str) -> None:

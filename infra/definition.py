@@ -6,7 +6,8 @@ the local emulation renders it the way CloudFormation does.  Both check the same
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from infra.chalice_project import PROJECT_ROOT
 
@@ -46,3 +47,14 @@ def render(template: str, substitutions: dict[str, str]) -> str:
     """
     check_substitutions(template, substitutions)
     return _PLACEHOLDER.sub(lambda m: substitutions[m.group(1)], template)
+
+
+def objects_in(node: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in a parsed definition, outermost first (states, their branches, item processors, ...)."""
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from objects_in(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from objects_in(item)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from infra import permissions, template
-from infra.definition import DefinitionError
+from infra.definition import DefinitionError, objects_in
 from infra.permissions import FUNCTION_GRANTS, START_RULE_GRANTS, STATE_MACHINE_GRANTS
 from infra.template import CHALICE_FUNCTIONS, merge_template
 
@@ -82,16 +82,7 @@ def test_buckets_are_encrypted_private_versioned_and_tls_only():
 
 
 def asl_tasks(node) -> list[str]:
-    found = []
-    if isinstance(node, dict):
-        if node.get("Type") == "Task":
-            found.append(node["Resource"])
-        for value in node.values():
-            found += asl_tasks(value)
-    elif isinstance(node, list):
-        for item in node:
-            found += asl_tasks(item)
-    return found
+    return [state["Resource"] for state in objects_in(node) if state.get("Type") == "Task"]
 
 
 def test_the_state_machine_role_grants_exactly_what_its_tasks_call():
