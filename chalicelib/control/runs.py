@@ -196,14 +196,33 @@ def redrive_run(services: Services, run_id: str) -> dict[str, Any]:
     if status != r.REDRIVABLE_STATUS:
         hint = " (a data problem: fix the data or schema, then replay its dead-letter message)" if status == r.REJECTED else ""
         raise ConflictError(f"run {run_id} is {status}; only {r.REDRIVABLE_STATUS} runs can be redriven{hint}")
-    if not services.runs.begin_redrive(item):
+    if not services.runs.begin_redrive(item) and not _began_by_us(services, item):
         raise ConflictError(f"run {run_id} changed while being redriven; look at it again")
     try:
         services.executions.redrive(item[r.EXECUTION_ARN])
     except Exception as error:
+        if _redriven_anyway(services, item):  # the answer was lost after Step Functions redrove it
+            return describe_run(services, run_id)
         # Whatever stopped the redrive (refusal, throttling, permissions), the run is still FAILED.
         services.runs.undo_redrive(item)
         if isinstance(error, NotRedrivableError):
             raise ConflictError(f"Step Functions will not redrive run {run_id}: {error}") from error
         raise
     return describe_run(services, run_id)
+
+
+def _began_by_us(services: Services, item: r.RunItem) -> bool:
+    """``begin_redrive``'s condition refused a write whose first attempt had already landed (its answer was lost).
+
+    The run is then RUNNING with exactly one more redrive than ``item`` had, and its execution still stopped.
+    """
+    now = services.runs.get(item[r.RUN_ID]) or {}
+    execution = services.executions.describe(item[r.EXECUTION_ARN]) or {}
+    return (now.get(r.STATUS) == r.RUNNING and int(now.get(r.REDRIVE_COUNT) or 0) == int(item.get(r.REDRIVE_COUNT) or 0) + 1
+            and execution.get("status") in ENDED_UNSUCCESSFULLY)
+
+
+def _redriven_anyway(services: Services, item: r.RunItem) -> bool:
+    """Step Functions resumed the execution although RedriveExecution's answer said otherwise (or never came)."""
+    execution = services.executions.describe(item[r.EXECUTION_ARN]) or {}
+    return execution.get("status") == "RUNNING"

@@ -49,6 +49,7 @@ class FakeExecutions:
             raise self.refuse_redrive
         if arn not in self.executions:
             raise NotRedrivableError(f"no execution {arn}")
+        self.executions[arn]["status"] = "RUNNING"
         self.redriven.append(arn)
 
 

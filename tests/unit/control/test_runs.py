@@ -78,6 +78,7 @@ def test_only_failed_runs_are_redriven_and_rejected_ones_point_at_replay(service
 
 def test_a_redrive_marks_the_run_running_before_resuming_its_execution(services):
     arn = services.executions.start("run-1", {}).arn
+    services.executions.executions[arn]["status"] = "FAILED"  # type: ignore[attr-defined]
     put_run(services, "run-1", status="FAILED", execution_arn=arn, failed_state="Transform", error="KeyError", cause="c",
             finished_at="2024-03-15T08:01:00.000Z")
     run = runs.redrive_run(services, "run-1")
@@ -89,6 +90,7 @@ def test_a_redrive_marks_the_run_running_before_resuming_its_execution(services)
     (NotRedrivableError("too old"), ConflictError), (TransientError("throttled"), TransientError)])
 def test_a_redrive_that_cannot_start_leaves_the_run_failed_as_it_was(services, refusal, raised):
     arn = services.executions.start("run-1", {}).arn
+    services.executions.executions[arn]["status"] = "FAILED"  # type: ignore[attr-defined]
     put_run(services, "run-1", status="FAILED", execution_arn=arn, failed_state="Transform", error="KeyError", cause="c",
             finished_at="2024-03-15T08:01:00.000Z")
     services.executions.refuse_redrive = refusal  # type: ignore[attr-defined]
@@ -127,3 +129,30 @@ def test_a_redrive_on_its_way_is_not_mistaken_for_a_stuck_run(world, services):
     services.executions.executions[arn].update(status="FAILED", stopDate=datetime.now(UTC) - timedelta(seconds=5))  # type: ignore[attr-defined]
     put_run(services, "run-1", status="RUNNING", execution_arn=arn, redriven_at=datetime.now(UTC).isoformat())
     assert reconciled(services, services.runs.get("run-1"))["status"] == "RUNNING"
+
+
+def test_a_redrive_whose_answers_were_lost_still_resumes_and_keeps_the_run_running(world, services):
+    # GIVEN a failed run whose begin-redrive write lands but whose answer is lost (botocore's retry is refused),
+    # and whose RedriveExecution resumes the execution but answers with an error
+    arn = services.executions.start("run-1", {}).arn
+    services.executions.executions[arn]["status"] = "FAILED"  # type: ignore[attr-defined]
+    put_run(services, "run-1", status="FAILED", execution_arn=arn, failed_state="Transform", error="KeyError", cause="c")
+    real_begin = services.runs.begin_redrive
+
+    def lost_answer(item):
+        real_begin(item)
+        return False
+
+    class LostRedriveAnswer(NotRedrivableError):
+        pass
+
+    def redrive_then_lose_the_answer(execution_arn):
+        services.executions.executions[execution_arn]["status"] = "RUNNING"  # type: ignore[attr-defined]
+        raise LostRedriveAnswer("Execution is RUNNING")  # what the retried call answers
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services.runs, "begin_redrive", lost_answer)
+        patch.setattr(services.executions, "redrive", redrive_then_lose_the_answer)
+        run = runs.redrive_run(services, "run-1")
+    # THEN the operator is told it is redriving, and the run says so
+    assert (run["status"], run["redrive_count"]) == ("RUNNING", 1)
