@@ -34,7 +34,7 @@ def readme_block(marker: str) -> str:
 def project(tmp_path_factory) -> Path:
     """A copy of the Chalice project (the recipe rewrites .chalice/config.json), with this checkout's .venv."""
     if not any(WHEELS.glob("pyarrow-*aarch64*.whl")):
-        pytest.fail(f"no Lambda wheels in {WHEELS}: run .ci/prepare-lambda-wheels (needs PyPI) before this test")
+        pytest.fail(f"no Lambda wheels in {WHEELS}: run .ci/prepare (needs PyPI) before this test")
     copy = tmp_path_factory.mktemp("chalice-project")
     for name in ("app.py", "requirements.txt"):
         shutil.copy(ROOT / name, copy / name)

@@ -195,11 +195,11 @@ WAIT_MS = 60_000
 
 
 def _browser_available() -> None:
-    """Skip where Chromium or Playwright is missing; CI (.ci/run) installs both, so there it fails instead."""
+    """Skip where Chromium or Playwright is missing; .ci/prepare installs both (Chromium as root), so in CI it fails instead."""
     missing = [what for what, present in (("chromium", Path(CHROMIUM).exists()),
                                           ("playwright", _importable("playwright"))) if not present]
     if missing:
-        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"the browser test needs {', '.join(missing)} (see .ci/run)")
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"the browser test needs {', '.join(missing)} (see .ci/prepare)")
 
 
 def _importable(module: str) -> bool:

@@ -135,9 +135,9 @@ CHECKOV = Path(os.environ.get("ETL_CHECKOV", Path(__file__).parents[2] / ".venv-
 
 
 def test_checkov_finds_nothing_and_every_skip_says_why(packaged):
-    # checkov pins an older boto3 than the project's: .ci/run installs it in a venv of its own
+    # checkov pins an older boto3 than the project's: .ci/prepare installs it in a venv of its own
     if not CHECKOV.exists():
-        pytest.fail(f"checkov is not installed at {CHECKOV}: python3 -m venv .venv-checkov && .venv-checkov/bin/pip install checkov==3.3.30")
+        pytest.fail(f"checkov is not installed at {CHECKOV}: run .ci/prepare (needs PyPI)")
     result = subprocess.run([str(CHECKOV), "-f", str(packaged["path"]), "--framework", "cloudformation", "--quiet", "--compact",
                              "-o", "json"], capture_output=True, text=True, timeout=600)
     report = json.loads(result.stdout)
