@@ -1,7 +1,10 @@
 """The run record's view is what the API documents."""
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -49,3 +52,11 @@ def test_statuses():
     assert validator("Run").schema["components"]["schemas"]["Run"]["properties"]["status"]["enum"] == list(r.RUN_STATUSES)
     assert set(r.TERMINAL_STATUSES) < set(r.RUN_STATUSES) and r.REDRIVABLE_STATUS in r.TERMINAL_STATUSES
     assert r.run_view(full_item())["dlq_message_ids"] == ["m-1", "m-2"]
+
+
+def test_the_dashboard_knows_the_statuses_the_record_has():
+    # the page cannot import Python: hold its copies of the status lists to the record's
+    script = (Path(r.__file__).parent / "api" / "static" / "dashboard.js").read_text()
+    statuses = json.loads(re.search(r"const STATUSES = (\[.*?\]);", script).group(1))
+    terminal = json.loads(re.search(r"const TERMINAL = new Set\((\[.*?\])\);", script).group(1))
+    assert statuses == list(r.RUN_STATUSES) and set(terminal) == set(r.TERMINAL_STATUSES)
