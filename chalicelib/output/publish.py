@@ -81,8 +81,10 @@ class Publisher:
         source = self._run["source"]
         order = [version_tag(version, etag) for version, etag in self._services.objects.versions_newest_first(source["bucket"], source["key"])]
         rank = {t: i for i, t in enumerate(order)}
-        others = [m for m in self._services.objects.list_keys(self._bucket, manifest_prefix(self._dataset, self._source_id))
-                  if m != self._manifest]
+        # one listing finds the versions' manifests (<source_id>/<tag>.json) and a legacy one (<source_id>.json)
+        legacy = legacy_manifest_key(self._dataset, self._source_id)
+        listed = self._services.objects.list_keys(self._bucket, manifest_prefix(self._dataset, self._source_id).rstrip("/"))
+        others = [m for m in listed if m not in (self._manifest, legacy)]
         mine = rank.get(self.tag)
         newer = [m for m in others if mine is None or rank.get(version_tag_of(m), len(order)) < mine]
         if newer:
@@ -91,9 +93,7 @@ class Publisher:
             where = s3_uri(source["bucket"], source["key"])
             return Published(manifest=None, superseded=f"a newer version of {where} (version tag {newest}) was published; "
                                                        "this run's files were removed")
-        legacy = legacy_manifest_key(self._dataset, self._source_id)
-        has_legacy = self._services.objects.get_json(self._bucket, legacy) is not None
-        self._retract([*others, *([legacy] if has_legacy else [])], superseded_by=self.tag)
+        self._retract([*others, *([legacy] if legacy in listed else [])], superseded_by=self.tag)
         return Published(manifest=s3_uri(self._bucket, self._manifest), superseded=None)
 
     def _retract(self, manifests: list[str], superseded_by: str | None) -> None:
