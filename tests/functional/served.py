@@ -35,19 +35,30 @@ class Server:
         return requests.post(self.api + path, json=body, timeout=30)
 
     def upload(self, key: str, path: Path) -> str:
-        s3 = boto3.client("s3", endpoint_url=self.aws, region_name="us-east-1",
-                          aws_access_key_id="any", aws_secret_access_key="any")
-        version = s3.put_object(Bucket=RAW_BUCKET, Key=key, Body=path.read_bytes())["VersionId"]
+        version = self._client("s3").put_object(Bucket=RAW_BUCKET, Key=key, Body=path.read_bytes())["VersionId"]
         return run_id_for(RAW_BUCKET, key, version)
 
     def finished(self, run_id: str, timeout: float = 60.0) -> dict:
+        """The run once its record is final and its execution has ended.
+
+        The record turns final in RecordSuccess / RecordRejection, a state or two
+        before the execution ends (NotifySuccess still runs), so a test that reads
+        the history next waits for the execution's terminal state too.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             response = requests.get(f"{self.api}/runs/{run_id}", timeout=30)
-            if response.ok and response.json()["status"] in FINAL:
+            if response.ok and response.json()["status"] in FINAL and self._ended(response.json()["execution_arn"]):
                 return response.json()
             time.sleep(0.2)
         pytest.fail(f"run {run_id} did not finish in {timeout} s")
+
+    def _ended(self, execution_arn: str) -> bool:
+        return self._client("stepfunctions").describe_execution(executionArn=execution_arn)["status"] != "RUNNING"
+
+    def _client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws, region_name="us-east-1",
+                            aws_access_key_id="any", aws_secret_access_key="any")
 
     def stop(self) -> None:
         if self.process.poll() is None:
