@@ -7,14 +7,14 @@ from typing import Any
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError, transient_aws_errors
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
-from chalicelib.ingest.columnar import read_json_lines
-from chalicelib.ingest.errors import EmptySourceError
-from chalicelib.ingest.formats import detect_format, parse
-from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batches
 from chalicelib.keys import ingested_key, staging_prefix
 from chalicelib.outcomes import outcome
 from chalicelib.payloads import IngestState, RunRef
 from chalicelib.services import Services
+from chalicelib.sources.columnar import read_json_lines
+from chalicelib.sources.errors import EmptySourceError
+from chalicelib.sources.formats import detect_format, parse
+from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 from chalicelib.storage.objects import s3_uri
 
 

@@ -9,8 +9,8 @@ import pytest
 import rfc8785
 
 from chalicelib.datasets.columns import output_schema
-from chalicelib.ingest.formats import ParsedRecord
-from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batch
+from chalicelib.sources.formats import ParsedRecord
+from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batch
 from chalicelib.transform.stage import record_ids, transform_batch
 from chalicelib.validate.judge import Judge
 

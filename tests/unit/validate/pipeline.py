@@ -8,9 +8,9 @@ from unittest import mock
 import pyarrow as pa
 
 from chalicelib.datasets import Dataset
-from chalicelib.ingest import columnar
-from chalicelib.ingest.formats import parse
-from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batches
+from chalicelib.sources import columnar
+from chalicelib.sources.formats import parse
+from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 from chalicelib.validate.judge import Judge, Rejected
 
 

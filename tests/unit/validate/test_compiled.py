@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from chalicelib.datasets import Dataset
 from chalicelib.datasets.columns import python_column, source_fields
-from chalicelib.ingest.columnar import read_json_lines
-from chalicelib.ingest.staged import ingested_schema, parse_types
+from chalicelib.sources.columnar import read_json_lines
+from chalicelib.sources.staged import ingested_schema, parse_types
 from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.reasons import record_failures
 from tests.unit.validate.pipeline import judged

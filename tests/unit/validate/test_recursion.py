@@ -5,7 +5,7 @@ import json
 
 from chalicelib.datasets import Dataset
 from chalicelib.datasets.columns import source_fields
-from chalicelib.ingest.limits import MAX_DEPTH
+from chalicelib.sources.limits import MAX_DEPTH
 from chalicelib.validate.reasons import record_failures
 from tests.unit.validate.pipeline import judged
 

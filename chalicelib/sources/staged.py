@@ -15,7 +15,7 @@ import pyarrow as pa
 import rfc8785
 
 from chalicelib.datasets import Dataset
-from chalicelib.ingest.formats import ParsedRecord
+from chalicelib.sources.formats import ParsedRecord
 
 BATCH_ROWS = 10_000
 _PARSE_TYPES: dict[str, pa.DataType] = {

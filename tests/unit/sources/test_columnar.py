@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from chalicelib.canonical import canonical_text
 from chalicelib.datasets import Dataset
-from chalicelib.ingest import columnar
-from chalicelib.ingest.formats import parse
-from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batches
+from chalicelib.sources import columnar
+from chalicelib.sources.formats import parse
+from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 
 DATASET = Dataset(
     name="mixed",

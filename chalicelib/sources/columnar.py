@@ -3,7 +3,7 @@
 The file is read in blocks of whole lines, so memory holds one block whatever
 the file's size.  Each block's lines go through ``pyarrow.json`` with every
 property typed; the result must be what the per-line reader
-(:func:`chalicelib.ingest.formats.parse_json_line`) makes of the same lines,
+(:func:`chalicelib.sources.formats.parse_json_line`) makes of the same lines,
 so every line the columnar path cannot vouch for is parsed by that reader
 instead:
 
@@ -30,10 +30,10 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from chalicelib.canonical import canonical_text
-from chalicelib.ingest.errors import UnreadableSourceError
-from chalicelib.ingest.formats import GZIP_ERRORS, decompressed, parse_json_line
-from chalicelib.ingest.limits import HEAD_BYTES, MAX_DEPTH, MAX_LINE_BYTES
-from chalicelib.ingest.staged import parsed_batch
+from chalicelib.sources.errors import UnreadableSourceError
+from chalicelib.sources.formats import GZIP_ERRORS, decompressed, parse_json_line
+from chalicelib.sources.limits import HEAD_BYTES, MAX_DEPTH, MAX_LINE_BYTES
+from chalicelib.sources.staged import parsed_batch
 
 BLOCK_BYTES = 8 << 20
 SMALLEST_PART = 64  # lines; a refused part this small is parsed line by line
@@ -44,7 +44,7 @@ _BOM = b"\xef\xbb\xbf"  # Arrow skips one at the start of a line; json.loads ref
 
 
 def read_json_lines(stream: BinaryIO, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """Staged batches (``schema`` from :func:`chalicelib.ingest.staged.ingested_schema`), one per block.
+    """Staged batches (``schema`` from :func:`chalicelib.sources.staged.ingested_schema`), one per block.
 
     Raises
     ------

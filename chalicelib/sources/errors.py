@@ -1,4 +1,4 @@
-"""Errors of the ingest stage: each rejects the whole file with its reason."""
+"""Errors of reading a source file: each rejects the whole file with its reason."""
 from __future__ import annotations
 
 from chalicelib.errors import DataError

@@ -1,7 +1,7 @@
 """Parsing source files into records: CSV, JSON Lines, JSON arrays, gzip or not.
 
 Every record keeps the line it starts on, so a reason can name it.  A line that
-cannot be decoded or parsed, or costs more than :mod:`chalicelib.ingest.limits`
+cannot be decoded or parsed, or costs more than :mod:`chalicelib.sources.limits`
 allows, becomes one invalid record and parsing goes on; only a fault that makes
 the rest of the file unreadable (a corrupt gzip stream, a malformed JSON array,
 a CSV header that cannot be a header, a CSV line too long to read) stops it.
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, cast
 
 from chalicelib.datasets.columns import JSON_TYPES
-from chalicelib.ingest.errors import UnreadableSourceError
-from chalicelib.ingest.limits import (
+from chalicelib.sources.errors import UnreadableSourceError
+from chalicelib.sources.limits import (
     KEPT_BYTES,
     MAX_LINE_BYTES,
     TOO_DEEP,
@@ -116,7 +116,7 @@ def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> I
 
 
 def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
-    """Lines numbered from 1, cut as :func:`chalicelib.ingest.limits.bounded_lines` cuts them."""
+    """Lines numbered from 1, cut as :func:`chalicelib.sources.limits.bounded_lines` cuts them."""
     try:
         for number, line in enumerate(bounded_lines(stream), start=1):
             if number == 1:
@@ -147,7 +147,7 @@ def parse_json_value(text: str) -> Any:
     Raises
     ------
     ValueError
-        When ``text`` is not JSON; :class:`~chalicelib.ingest.limits.TooDeepError` when it nests too deep.
+        When ``text`` is not JSON; :class:`~chalicelib.sources.limits.TooDeepError` when it nests too deep.
     """
     check_depth(text)
     return json.loads(text, parse_constant=_reject_constant)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.ingest.errors import UnreadableSourceError
-from chalicelib.ingest.formats import convert_csv_value, detect_format, parse
+from chalicelib.sources.errors import UnreadableSourceError
+from chalicelib.sources.formats import convert_csv_value, detect_format, parse
 
 CASES = Path(__file__).parent / "cases"
 TRANSACTION_TYPES = {"transaction_id": ["string"], "amount": ["number"], "currency": ["string"]}

@@ -9,11 +9,11 @@ import pyarrow as pa
 import pytest
 
 from chalicelib.datasets import Dataset
-from chalicelib.ingest import columnar
-from chalicelib.ingest.errors import UnreadableSourceError
-from chalicelib.ingest.formats import convert_csv_value, parse
-from chalicelib.ingest.limits import HEAD_BYTES, KEPT_BYTES, MAX_DEPTH, MAX_LINE_BYTES, TOO_DEEP, TOO_LONG
-from chalicelib.ingest.staged import ingested_schema, parse_types, parsed_batches
+from chalicelib.sources import columnar
+from chalicelib.sources.errors import UnreadableSourceError
+from chalicelib.sources.formats import convert_csv_value, parse
+from chalicelib.sources.limits import HEAD_BYTES, KEPT_BYTES, MAX_DEPTH, MAX_LINE_BYTES, TOO_DEEP, TOO_LONG
+from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 
 DATASET = Dataset(name="flat", schema={"type": "object", "properties": {"a": {"type": "integer"}, "s": {"type": "string"}}})
 SCHEMA = ingested_schema(parse_types(DATASET))
