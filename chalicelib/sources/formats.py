@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, cast
 
 from chalicelib.datasets.columns import JSON_TYPES
+from chalicelib.sources.arrays import json_array_records
 from chalicelib.sources.errors import UnreadableSourceError
 from chalicelib.sources.limits import (
-    KEPT_BYTES,
     MAX_LINE_BYTES,
-    TOO_DEEP,
     TOO_LONG,
+    TOO_LONG_RECORD,
     TooDeepError,
     bounded_lines,
     check_depth,
     content_length,
-    value_end,
+    head_text,
 )
 
 Format = Literal["csv", "jsonl", "json"]
@@ -38,7 +38,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)  # a corrupt stream, wherever it is read
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
-_TOO_LONG_RECORD = f"{TOO_LONG} (raw holds its first {KEPT_BYTES} bytes)"
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> I
     """
     source = decompressed(stream)
     if fmt == "json":
-        yield from _parse_json_document(_whole(source))
+        yield from _parse_json_document(source)
         return
     lines = _numbered_lines(source)
     if fmt == "csv":
@@ -165,7 +164,7 @@ def _parse_json_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[ParsedReco
 def parse_json_line(record_number: int, line_number: int, line: bytes) -> ParsedRecord:
     """One non-blank line of JSON Lines as a record, or as an invalid one saying why."""
     if content_length(line) > MAX_LINE_BYTES:
-        return ParsedRecord(record_number, line_number, raw=_head(line), error=_TOO_LONG_RECORD)
+        return ParsedRecord(record_number, line_number, raw=head_text(line), error=TOO_LONG_RECORD)
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -179,86 +178,62 @@ def parse_json_line(record_number: int, line_number: int, line: bytes) -> Parsed
         return ParsedRecord(record_number, line_number, raw=text.rstrip("\r\n"), error=f"malformed JSON: {error}")
 
 
-def _head(data: bytes) -> str:
-    """The start of a record too long to keep, as text (a character cut in two shows as escapes)."""
-    return data[:KEPT_BYTES].decode("utf-8", "backslashreplace")
-
-
-def _parse_json_document(data: bytes) -> Iterator[ParsedRecord]:
-    """A JSON array of records, or one object; a ``.json`` file of JSON Lines also works."""
+def _parse_json_document(stream: BinaryIO) -> Iterator[ParsedRecord]:
+    """A JSON array of records (read as a stream), or one object; a ``.json`` file of JSON Lines also works."""
+    stream, first = starting_char(stream)
+    if first == b"[":
+        count = 0
+        try:
+            for line, value, raw, error in json_array_records(stream):
+                count += 1
+                yield ParsedRecord(count, line, value=value, raw=raw, error=error)
+        except GZIP_ERRORS as error:
+            raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+        return
+    data = _whole(stream)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line_no = data.count(b"\n", 0, error.start) + 1
         raise UnreadableSourceError(f"line {line_no}: not valid UTF-8 (byte 0x{data[error.start]:02x})") from error
     start = len(text) - len(text.lstrip())
-    if text[start : start + 1] != "[":
-        try:
-            value = parse_json_value(text)
-        except ValueError:
-            yield from _parse_json_lines(_numbered_lines(io.BytesIO(data)))  # JSON Lines saved as .json
-            return
-        yield ParsedRecord(1, text.count("\n", 0, start) + 1, value=value)
-        return
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
-    position, count = start + 1, 0
-    line, counted_to = 1, 0
-    while True:
-        position = _skip_space(text, position)
-        if text.startswith("]", position):
-            break
-        if count:
-            if not text.startswith(",", position):
-                raise _array_error(text, position, "expected ',' or ']' between records")
-            position = _skip_space(text, position + 1)
-        line += text.count("\n", counted_to, position)
-        counted_to = position
-        try:
-            value, end = decoder.raw_decode(text, position)
-            problem = _array_record_problem(text, position, end)
-        except RecursionError:  # json's decoder recurses per level, up to Python's recursion limit
-            stop = value_end(text, position)
-            if stop is None:
-                raise _array_error(text, position, "unexpected end of file inside the JSON array") from None
-            value, end = None, stop
-            problem = _array_record_problem(text, position, end) or TOO_DEEP
-        except ValueError as error:
-            raise _array_error(text, getattr(error, "pos", position), f"malformed JSON: {getattr(error, 'msg', error)}") from error
-        count += 1
-        if problem is None:
-            yield ParsedRecord(count, line, value=value)
-        else:
-            raw = text[position:end]
-            yield ParsedRecord(count, line, raw=_head(raw.encode()) if problem == _TOO_LONG_RECORD else raw, error=problem)
-        position = end
-    if text[position + 1 :].strip():
-        raise _array_error(text, position + 1, "unexpected data after the closing ']'")
-
-
-def _array_record_problem(text: str, start: int, end: int) -> str | None:
-    """Why the record at ``text[start:end]`` costs more than a record may, or ``None``."""
-    # A character takes one to four bytes in UTF-8: encode only when the count of characters cannot tell.
-    if end - start > MAX_LINE_BYTES or (4 * (end - start) > MAX_LINE_BYTES and len(text[start:end].encode()) > MAX_LINE_BYTES):
-        return _TOO_LONG_RECORD
     try:
-        check_depth(text, start, end)
-    except TooDeepError as error:
-        return str(error)
-    return None
+        value = parse_json_value(text)
+    except ValueError:
+        yield from _parse_json_lines(_numbered_lines(io.BytesIO(data)))  # JSON Lines saved as .json
+        return
+    yield ParsedRecord(1, text.count("\n", 0, start) + 1, value=value)
 
 
-def _skip_space(text: str, position: int) -> int:
-    while position < len(text) and text[position] in " \t\r\n":
-        position += 1
-    if position >= len(text):
-        raise _array_error(text, position, "unexpected end of file inside the JSON array")
-    return position
+def starting_char(stream: BinaryIO) -> tuple[BinaryIO, bytes]:
+    """The first byte of ``stream`` that is not white space or a byte-order mark, and a stream that still holds it all."""
+    seen = b""
+    try:
+        while block := stream.read(1 << 16):
+            seen += block
+            content = seen.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
+            if content:
+                return cast(BinaryIO, _Replayed(seen, stream)), content[:1]
+    except GZIP_ERRORS as error:
+        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    return io.BytesIO(seen), b""
 
 
-def _array_error(text: str, position: int, message: str) -> UnreadableSourceError:
-    line = text.count("\n", 0, position) + 1
-    column = position - (text.rfind("\n", 0, position) + 1) + 1
-    return UnreadableSourceError(f"line {line} column {column}: {message}")
+class _Replayed(io.RawIOBase):
+    """``head`` followed by the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._head, self._stream = head, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._head:
+            taken = self._head if size is None or size < 0 else self._head[:size]
+            self._head = self._head[len(taken):]
+            return taken
+        return self._stream.read(-1 if size is None else size)
 
 
 def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[str]]) -> Iterator[ParsedRecord]:

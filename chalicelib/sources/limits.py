@@ -20,6 +20,7 @@ KEPT_BYTES = 1024  # of a line too long to read, the head the quarantine keeps a
 HEAD_BYTES = MAX_LINE_BYTES + 2  # what a reader keeps of a line: enough for its bytes and a "\r\n"
 TOO_LONG = f"longer than {MAX_LINE_BYTES} bytes, the limit of a record"
 TOO_DEEP = f"arrays and objects nested deeper than {MAX_DEPTH} levels, the limit of a record"
+TOO_LONG_RECORD = f"{TOO_LONG} (raw holds its first {KEPT_BYTES} bytes)"
 # A string (skipped whole, even when unterminated, so its brackets do not count) or a bracket.
 _TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
 
@@ -44,18 +45,9 @@ def check_depth(text: str, start: int = 0, end: int | None = None) -> None:
             depth -= 1
 
 
-def value_end(text: str, start: int) -> int | None:
-    """Where the array or object opening at ``start`` ends, or ``None`` when the text ends first."""
-    depth = 0
-    for token in _TOKEN.finditer(text, start):
-        bracket = token.group()
-        if bracket in ("[", "{"):
-            depth += 1
-        elif bracket in ("]", "}"):
-            depth -= 1
-            if not depth:
-                return token.end()
-    return None
+def head_text(data: bytes) -> str:
+    """The start of a record too long to keep, as text (a character cut in two shows as escapes)."""
+    return data[:KEPT_BYTES].decode("utf-8", "backslashreplace")
 
 
 def content_length(line: bytes) -> int:
