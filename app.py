@@ -1,7 +1,8 @@
 """Lambda functions of the ETL pipeline and its REST API: wiring only, the logic is in chalicelib/.
 
-Step Functions invokes ingest, validate, transform and output with the run's
-state (references and counts, never records); an EventBridge rule on failed,
+Step Functions invokes ingest, then validate and transform for each chunk of
+the source (a Distributed Map), then verdict and output, with the run's state
+(references and counts, never records); an EventBridge rule on failed,
 timed-out and aborted executions invokes on_execution_failed (the rule is the
 deployment's, infra/delivery.py, so that it carries a retry policy, a dead-letter
 queue and an on-failure destination, which Chalice's own rules cannot).  The REST API
@@ -23,11 +24,21 @@ from chalicelib.failures import record_failure
 from chalicelib.ingest import ingest as ingest_stage
 from chalicelib.observability import instrumented, log_stage_result, logger
 from chalicelib.output import output as output_stage
-from chalicelib.payloads import IngestEvent, IngestState, OutputState, TransformedState, ValidatedState, parse_payload
+from chalicelib.payloads import (
+    ChunkTask,
+    ChunkTransformed,
+    ChunkValidated,
+    IngestEvent,
+    IngestState,
+    OutputState,
+    TransformedState,
+    parse_payload,
+)
 from chalicelib.services import default_services
-from chalicelib.steps import FAILURE_HANDLER, INGEST, OUTPUT, TRANSFORM, VALIDATE
+from chalicelib.steps import FAILURE_HANDLER, INGEST, OUTPUT, TRANSFORM, VALIDATE, VERDICT
 from chalicelib.transform import transform as transform_stage
 from chalicelib.validate import validate as validate_stage
+from chalicelib.validate import verdict as verdict_stage
 
 app = Chalice(app_name="serverless-etl")
 app.register_blueprint(runs_api)
@@ -48,15 +59,21 @@ def ingest(event: dict[str, Any], context: Any) -> IngestState:
 
 
 @app.lambda_function(name=VALIDATE.function)
-@instrumented(emits_metrics=True)
-def validate(event: dict[str, Any], context: Any) -> ValidatedState:
-    return log_stage_result(VALIDATE.function, validate_stage(parse_payload(event, IngestState), default_services()))
+@instrumented()
+def validate(event: dict[str, Any], context: Any) -> ChunkValidated:
+    return log_stage_result(VALIDATE.function, validate_stage(parse_payload(event, ChunkTask), default_services()))
 
 
 @app.lambda_function(name=TRANSFORM.function)
 @instrumented()
-def transform(event: dict[str, Any], context: Any) -> TransformedState:
-    return log_stage_result(TRANSFORM.function, transform_stage(parse_payload(event, ValidatedState), default_services()))
+def transform(event: dict[str, Any], context: Any) -> ChunkTransformed:
+    return log_stage_result(TRANSFORM.function, transform_stage(parse_payload(event, ChunkValidated), default_services()))
+
+
+@app.lambda_function(name=VERDICT.function)
+@instrumented(emits_metrics=True)
+def verdict(event: dict[str, Any], context: Any) -> TransformedState:
+    return log_stage_result(VERDICT.function, verdict_stage(parse_payload(event, IngestState), default_services()))
 
 
 @app.lambda_function(name=OUTPUT.function)

@@ -119,14 +119,11 @@ def _aws_in_another_process() -> Iterator[None]:
 def dataplane(path: Path, out: Path) -> dict[str, Any]:
     import boto3
 
+    from bench.dataplane import run_stages
     from chalicelib.config import Settings
-    from chalicelib.ingest import ingest
     from chalicelib.keys import raw_key
-    from chalicelib.output import output
     from chalicelib.services import Services
     from chalicelib.storage.runs import table_definition
-    from chalicelib.transform import transform
-    from chalicelib.validate import validate
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
     with _aws_in_another_process():
@@ -138,10 +135,7 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
         key = raw_key("transactions", path.name)
         s3.upload_file(str(path), BUCKET_RAW, key)
         started = time.perf_counter()
-        state = ingest({"bucket": BUCKET_RAW, "key": key}, execution_id=f"arn:bench:{RUN_ID}",
-                       started_at=datetime.now(UTC).isoformat(), services=services)
-        state = validate(state, services)
-        state = output(transform(state, services), services)
+        state = run_stages(services, {"bucket": BUCKET_RAW, "key": key}, f"arn:bench:{RUN_ID}")
         seconds = time.perf_counter() - started
         for item in s3.list_objects_v2(Bucket=BUCKET_PROCESSED, Prefix="processed/").get("Contents", []):
             target = out / item["Key"]

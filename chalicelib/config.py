@@ -7,12 +7,32 @@ from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chalicelib.errors import ConfigurationError
 
 # Schemas live at the project root; Chalice ships them to the Lambda task root
 # through the ``vendor/schemas`` symlink, which lands at the same relative place.
 DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+# Measured defaults (bench/README.md): a chunk this size fits every function's memory, /tmp and
+# timeout with room to spare (tests/unit/test_limits.py holds them to .chalice/config.json).
+DEFAULT_CHUNK_MB = 64.0
+DEFAULT_CHUNK_CONCURRENCY = 10
+
+
+def _positive(env: Mapping[str, str], name: str, kind: type[float] | type[int], default: float) -> Any:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigurationError(f"{name}={text!r} must be a positive number")
+    return value
 
 
 # On Lambda, os.environ is the function's environment.  The local runtime runs several functions in
@@ -41,6 +61,10 @@ class Settings:
         The SQS dead-letter queue the API peeks at and replays (empty: those routes answer 503).
     schemas_dir
         Folder with ``<dataset>.schema.json`` and ``<dataset>.transform.json``.
+    chunk_mb
+        Megabytes of source per chunk when neither the run nor its dataset says (``CHUNK_MB``).
+    chunk_concurrency
+        How many chunks of one run the Map processes at once (``CHUNK_CONCURRENCY``).
     endpoint_url
         The AWS endpoint every client calls (``AWS_ENDPOINT_URL``, as the SDK reads it; empty: AWS).
         Part of the settings so that clients built for one endpoint are never reused for another.
@@ -53,6 +77,8 @@ class Settings:
     state_machine_arn: str = ""
     dead_letter_queue_url: str = ""
     schemas_dir: Path = DEFAULT_SCHEMAS_DIR
+    chunk_mb: float = DEFAULT_CHUNK_MB
+    chunk_concurrency: int = DEFAULT_CHUNK_CONCURRENCY
     endpoint_url: str = ""
 
     @classmethod
@@ -69,5 +95,7 @@ class Settings:
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
+            chunk_mb=_positive(env, "CHUNK_MB", float, DEFAULT_CHUNK_MB),
+            chunk_concurrency=_positive(env, "CHUNK_CONCURRENCY", int, DEFAULT_CHUNK_CONCURRENCY),
             endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
         )

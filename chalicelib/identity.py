@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
+
+import pyarrow as pa
 
 from chalicelib.errors import DataError
 from chalicelib.keys import RAW_PREFIX
@@ -28,6 +31,7 @@ class RequestedSource:
     dataset: str | None = None
     replay: str | None = None  # set when an operator deliberately reruns an object version
     replay_of: str | None = None  # the run that replay reruns
+    chunk_mb: float | None = None  # megabytes of source per chunk, for this run only
 
 
 def requested_source(payload: dict[str, Any]) -> RequestedSource:
@@ -50,9 +54,12 @@ def requested_source(payload: dict[str, Any]) -> RequestedSource:
             f"execution input must name an S3 object as {{'bucket': ..., 'key': ...}} "
             f"or be an EventBridge 'Object Created' event; got keys {sorted(payload)}"
         )
+    chunk_mb = payload.get("chunk_mb")
+    if chunk_mb is not None and (isinstance(chunk_mb, bool) or not isinstance(chunk_mb, int | float) or chunk_mb <= 0):
+        raise InvalidRunInputError(f"chunk_mb must be a positive number of megabytes, got {chunk_mb!r}")
     return RequestedSource(
         bucket, key, payload.get("version") or None, payload.get("dataset") or None,
-        payload.get("replay") or None, payload.get("replay_of") or None,
+        payload.get("replay") or None, payload.get("replay_of") or None, chunk_mb,
     )
 
 
@@ -95,3 +102,21 @@ def version_tag(version: str | None, etag: str | None) -> str:
 def source_id_for(bucket: str, key: str) -> str:
     """Stable id of a source key across versions, used to name its outputs."""
     return _digest(bucket, key)[:16]
+
+
+def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
+    """Hex SHA-256 of each record's RFC 8785 serialization.
+
+    The UTF-8 bytes are hashed where Arrow holds them (slices of its data buffer),
+    as converting a million strings to Python objects costs more than hashing them.
+    """
+    if canonical_json.type != pa.string():  # the offsets read below are int32
+        raise TypeError(f"record ids are computed from a string array, not {canonical_json.type}")
+    if canonical_json.null_count:
+        raise ValueError("every valid record has its RFC 8785 text")
+    _, offsets_buffer, data_buffer = canonical_json.buffers()
+    start = canonical_json.offset
+    offsets = memoryview(offsets_buffer).cast("i")[start : start + len(canonical_json) + 1]  # Arrow: little-endian int32
+    data = memoryview(data_buffer if data_buffer is not None else b"")
+    sha256 = hashlib.sha256
+    return pa.array([sha256(data[begin:end]).hexdigest() for begin, end in itertools.pairwise(offsets)], pa.string())

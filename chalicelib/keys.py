@@ -20,16 +20,48 @@ def staging_prefix(run_id: str) -> str:
     return f"{STAGING_ROOT}/{run_id}/"
 
 
-def ingested_key(run: RunRef) -> str:
-    return f"{run['staging_prefix']}ingested.arrow"
+def plan_key(run: RunRef) -> str:
+    """The run's chunk plan: the JSON array the Map reads."""
+    return f"{run['staging_prefix']}plan.json"
 
 
-def valid_key(run: RunRef) -> str:
-    return f"{run['staging_prefix']}valid.arrow"
+def part_key(run: RunRef, index: int, suffix: str) -> str:
+    """A part ingest wrote for chunk ``index`` of a file that cannot be cut by byte range."""
+    return f"{run['staging_prefix']}parts/{index:05d}{suffix}"
 
 
-def transformed_key(run: RunRef) -> str:
-    return f"{run['staging_prefix']}transformed.arrow"
+def _chunk_prefix(run: RunRef, index: int) -> str:
+    return f"{run['staging_prefix']}chunks/{index:05d}/"
+
+
+def valid_key(run: RunRef, index: int) -> str:
+    """Chunk ``index``'s valid records, typed, as validate hands them to transform."""
+    return f"{_chunk_prefix(run, index)}valid.arrow"
+
+
+def chunk_quarantine_key(run: RunRef, index: int) -> str:
+    """Chunk ``index``'s invalid records, numbered within the chunk until the verdict numbers them in the file."""
+    return f"{_chunk_prefix(run, index)}quarantine.jsonl"
+
+
+def chunk_keys_key(run: RunRef, index: int) -> str:
+    """Fingerprints of the distinct values of the dataset's key in chunk ``index`` (for the run's duplicate share)."""
+    return f"{_chunk_prefix(run, index)}keys.arrow"
+
+
+def validated_key(run: RunRef, index: int) -> str:
+    """What validate found in chunk ``index`` (counts, reasons, quality), for the verdict."""
+    return f"{_chunk_prefix(run, index)}validated.json"
+
+
+def transformed_key(run: RunRef, index: int) -> str:
+    """The Parquet files transform wrote for chunk ``index``, for the verdict and output."""
+    return f"{_chunk_prefix(run, index)}transformed.json"
+
+
+def pending_key(run: RunRef, final_key: str) -> str:
+    """Where a Parquet file waits, outside ``processed/``, until output publishes it at ``final_key``."""
+    return f"{run['staging_prefix']}pending/{final_key}"
 
 
 def quarantine_key(run: RunRef) -> str:
@@ -57,6 +89,11 @@ def legacy_manifest_key(dataset: str, source_id: str) -> str:
 
 def processed_prefix(dataset: str) -> str:
     return f"{PROCESSED_ROOT}/{dataset}/"
+
+
+def output_stem(source_id: str, version_tag: str, chunk: int) -> str:
+    """The name stem of the Parquet files one chunk of one version of a source writes (``<stem>-<n>.parquet``)."""
+    return f"{source_id}-{version_tag}-{chunk:05d}"
 
 
 def raw_key(dataset: str, name: str) -> str:

@@ -43,18 +43,14 @@ def instrumented(*, emits_metrics: bool = False) -> Callable[[Handler], Handler]
 
 
 def log_stage_result(step: str, state: State) -> State:
-    """Log what a stage decided, with the run's keys on every later line; return ``state``."""
-    run, outcome = state["run"], state["outcome"]
+    """Log what a stage decided (for a chunk: its counts), with the run's keys on every later line; return ``state``."""
+    run = state["run"]
     logger.append_keys(run_id=run["run_id"], dataset=run["dataset"], execution_id=run["execution_id"])
-    logger.info(
-        f"{step} finished",
-        extra={
-            "verdict": outcome["verdict"],
-            "records_in": outcome["records_in"],
-            "records_valid": outcome["records_valid"],
-            "records_invalid": outcome["records_invalid"],
-            "reason": outcome["reason"],
-            **({"output": state["output"]} if "output" in state else {}),
-        },
-    )
+    details: dict[str, Any] = {key: state[key] for key in ("validated", "transformed", "output") if key in state}
+    if "chunk" in state:
+        details["chunk"] = state["chunk"]["index"]
+    if "outcome" in state:
+        outcome = state["outcome"]
+        details.update({key: outcome[key] for key in ("verdict", "records_in", "records_valid", "records_invalid", "reason")})
+    logger.info(f"{step} finished", extra=details)
     return state

@@ -13,6 +13,7 @@ def outcome(
     records_invalid: int = 0,
     quarantine: str | None = None,
     reasons: list[ReasonSample] | None = None,
+    warnings: list[str] | None = None,
 ) -> Outcome:
     return Outcome(
         verdict=verdict,
@@ -22,4 +23,5 @@ def outcome(
         records_invalid=records_invalid,
         quarantine=quarantine,
         reasons=reasons or [],
+        warnings=warnings or [],
     )

@@ -52,7 +52,7 @@ class ReasonSample(Reason):
 
 
 class Outcome(TypedDict):
-    """Counts and verdict after ingest (provisional) and validate (final)."""
+    """Counts and verdict after ingest (provisional) and the verdict (final)."""
 
     verdict: Verdict
     reason: str | None
@@ -61,11 +61,57 @@ class Outcome(TypedDict):
     records_invalid: int
     quarantine: str | None
     reasons: list[ReasonSample]
+    warnings: list[str]  # breached ``warn`` checks and anomalies: the data is written, people are told
+
+
+ChunkFormat = Literal["jsonl", "csv", "json", "staged"]
+Compression = Literal["none", "gzip", "zstd"]
+
+
+class ChunkRef(TypedDict):
+    """One chunk of a run's source: an item of the plan the Map reads.
+
+    Either a byte range of the source itself (JSON Lines and CSV, cut by ingest
+    without parsing), or a part ingest wrote while streaming a file that cannot
+    be cut by range (gzip: its text, Zstandard-compressed; a JSON array: its
+    records, staged).  Records and lines are numbered from 1 within a chunk; the
+    verdict turns them into the file's numbers.
+    """
+
+    index: int
+    bucket: str
+    key: str
+    version: str | None
+    start: int
+    end: int | None  # [start, end) of the object; None: to its end
+    format: ChunkFormat
+    compression: Compression
+    header: list[str] | None  # CSV column names of a chunk after the file's first
+    records: int | None  # of a staged part: what ingest staged
+    lines: int | None  # of a staged part: the source lines it spans
+
+
+class ChunkPlan(TypedDict):
+    """Where a run's chunk plan is (a JSON array of :class:`ChunkRef`) and how wide the Map runs it."""
+
+    count: int
+    bucket: str
+    key: str
+    chunk_bytes: int
+    max_concurrency: int
+
+
+class ChunkCounts(TypedDict):
+    records: int
+    valid: int
+    invalid: int
 
 
 class TransformResult(TypedDict):
+    """What a chunk (or all the run's chunks) transformed: records, and the Parquet files waiting to be published."""
+
     records: int
-    staged_key: str
+    files: int
 
 
 class OutputResult(TypedDict):
@@ -87,13 +133,50 @@ class Publication(TypedDict):
 class IngestState(TypedDict):
     run: RunRef
     outcome: Outcome
+    chunks: ChunkPlan
 
 
-class ValidatedState(IngestState):
-    pass
+class ChunkTask(TypedDict):
+    """What one iteration of the Map gets: the run and its chunk."""
+
+    run: RunRef
+    chunk: ChunkRef
 
 
-class TransformedState(ValidatedState):
+class ChunkValidated(ChunkTask):
+    validated: ChunkCounts
+
+
+class ChunkTransformed(ChunkValidated):
+    transformed: TransformResult
+
+
+# --- handed from stage to stage through S3 (too large for a state's payload) ------------------------
+class ChunkValidation(TypedDict):
+    """What validate found in one chunk, for the verdict (``validated.json``); numbers are the chunk's own."""
+
+    index: int
+    records: int
+    lines: int  # the source lines the chunk went through, blank ones included
+    valid: int
+    invalid: int
+    reasons: list[ReasonSample]  # the first few
+    profile: dict[str, Any]  # its part of the run's quality profile (chalicelib.quality.profile.ProfilePart)
+    quarantine: str | None  # key of its invalid records in the processed bucket
+    key_fingerprints: str | None  # key of the fingerprints of its distinct keys
+
+
+class ChunkFiles(TypedDict):
+    """The Parquet files transform wrote for one chunk (``transformed.json``), at the keys they are published at."""
+
+    index: int
+    records: int
+    files: list[str]
+
+
+class TransformedState(IngestState):
+    """After the verdict: the whole file's outcome and what its chunks transformed."""
+
     transform: TransformResult
 
 
@@ -114,7 +197,7 @@ class PayloadError(EtlError):
     """A Lambda event lacks what its state must send: a bug in the state machine, never retried."""
 
 
-Payload = TypeVar("Payload", IngestEvent, IngestState, ValidatedState, TransformedState)
+Payload = TypeVar("Payload", IngestEvent, IngestState, ChunkTask, ChunkValidated, TransformedState)
 
 
 def parse_payload(event: Mapping[str, Any], shape: type[Payload]) -> Payload:

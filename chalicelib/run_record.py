@@ -48,6 +48,7 @@ CAUSE: Final = "cause"
 REDRIVE_COUNT: Final = "redrive_count"
 REDRIVEN_AT: Final = "redriven_at"
 QUALITY: Final = "quality"  # the run's data-quality profile, checks and anomalies (chalicelib.quality)
+CHUNKS: Final = "chunks"  # how many chunks ingest cut the source into
 
 RUN_KIND: Final = "run"
 TTL_ATTRIBUTE: Final = EXPIRES_AT
@@ -92,6 +93,7 @@ class RunItem(TypedDict, total=False):
     redrive_count: int
     redriven_at: str
     quality: dict[str, Any]
+    chunks: int
 
 
 ATTRIBUTES: Final = frozenset(RunItem.__annotations__)
@@ -158,6 +160,7 @@ class RunView(TypedDict):
     redrive_count: int
     redriven_at: str | None
     quality: dict[str, Any] | None
+    chunks: int | None
 
 
 def _shown_time(value: str | None) -> str | None:
@@ -210,4 +213,5 @@ def run_view(item: RunItem | dict[str, Any]) -> RunView:
         redrive_count=int(item.get(REDRIVE_COUNT) or 0),
         redriven_at=_shown_time(item.get(REDRIVEN_AT)),
         quality=item.get(QUALITY),
+        chunks=item.get(CHUNKS),
     )

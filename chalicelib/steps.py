@@ -41,10 +41,13 @@ class Step:
 
 
 INGEST: Final = Step("Ingest", "ingest")
-VALIDATE: Final = Step("Validate", "validate")
-TRANSFORM: Final = Step("Transform", "transform")
+VALIDATE: Final = Step("Validate", "validate")  # in each chunk's iteration of CHUNKS_STATE
+TRANSFORM: Final = Step("Transform", "transform")  # in each chunk's iteration of CHUNKS_STATE
+VERDICT: Final = Step("Verdict", "verdict")
 OUTPUT: Final = Step("Output", "output")
-PIPELINE_STEPS: Final = (INGEST, VALIDATE, TRANSFORM, OUTPUT)
+PIPELINE_STEPS: Final = (INGEST, VALIDATE, TRANSFORM, VERDICT, OUTPUT)
+CHUNK_STEPS: Final = (VALIDATE, TRANSFORM)
+CHUNKS_STATE: Final = "ProcessChunks"  # the Distributed Map that runs CHUNK_STEPS for each chunk of the source
 FAILURE_HANDLER: Final = "on_execution_failed"  # invoked by EventBridge, not by the state machine
 API_HANDLER: Final = "api_handler"  # Chalice's name for the REST API's function
 

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print a JSON object per run instead of a summary")
     run.add_argument("--out", metavar="DIR", type=Path, default=Path("etl-out"), help="where processed and quarantine files are copied (default: ./etl-out)")
     run.add_argument("--verbose", "-v", action="store_true", help="show the functions' INFO logs on stderr")
+    run.add_argument("--chunk-mb", metavar="N", type=_chunk_mb, default=None,
+                     help="megabytes of source per chunk, processed in parallel (default: the dataset's chunk_mb, "
+                          "else the project's)")
     _add_fault_option(run)
 
     serve = commands.add_parser(
@@ -201,6 +204,16 @@ def _add_fault_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault-seed", metavar="N", type=int, default=0, help="seed of the fault storm's choices (default 0)")
 
 
+def _chunk_mb(text: str) -> float:
+    try:
+        megabytes = float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+    if not megabytes > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of megabytes")
+    return megabytes
+
+
 def _fault_rate(text: str) -> float:
     try:
         rate = float(text)
@@ -268,7 +281,7 @@ def run_command(args: argparse.Namespace) -> int:
     with LocalAws(faults=args.fail, storm=storm, function_log_level=logging.INFO if args.verbose else logging.WARNING) as world:
         for path in files:
             try:
-                report = run_file(world, path, args.dataset, args.out, registry).to_dict()
+                report = run_file(world, path, args.dataset, args.out, registry, chunk_mb=args.chunk_mb).to_dict()
             except UsageError as error:
                 print(f"etl run: {error}", file=sys.stderr)
                 return EXIT_USAGE

@@ -50,6 +50,7 @@ class RunReport:
     alerts: list[str] = field(default_factory=list)
     faults_injected: dict[str, int] = field(default_factory=dict)  # per service, by --fault-rate, during this run
     quality: dict[str, Any] | None = None  # the run's data-quality profile, checks and anomalies
+    chunks: int = 0  # how many chunks the source was processed in
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,8 +73,10 @@ class StartedFile:
     execution_arn: str
 
 
-def start_file(world: LocalAws, path: Path, dataset: str | None, registry: DatasetRegistry) -> StartedFile:
-    """Upload ``path`` to ``raw/<dataset>/`` and start the state machine on that object version."""
+def start_file(world: LocalAws, path: Path, dataset: str | None, registry: DatasetRegistry,
+               chunk_mb: float | None = None) -> StartedFile:
+    """Upload ``path`` to ``raw/<dataset>/`` and start the state machine on that object version
+    (in chunks of ``chunk_mb`` megabytes, when given)."""
     dataset = dataset or infer_dataset(path, registry.names())
     if dataset is None:
         raise UsageError(f"{path}: cannot tell the dataset from the file name; pass --dataset "
@@ -82,7 +85,10 @@ def start_file(world: LocalAws, path: Path, dataset: str | None, registry: Datas
     put = world.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
     version = put.get("VersionId") or put["ETag"].strip('"')
     run_id = run_id_for(bucket, key, version)
-    return StartedFile(run_id, world.start_execution(run_id, {"bucket": bucket, "key": key, "version": put.get("VersionId")}))
+    execution_input: dict[str, Any] = {"bucket": bucket, "key": key, "version": put.get("VersionId")}
+    if chunk_mb is not None:
+        execution_input["chunk_mb"] = chunk_mb
+    return StartedFile(run_id, world.start_execution(run_id, execution_input))
 
 
 def finish(world: LocalAws, started: StartedFile, out_dir: Path) -> RunReport:
@@ -91,10 +97,11 @@ def finish(world: LocalAws, started: StartedFile, out_dir: Path) -> RunReport:
     return _report(world, started.run_id, started.execution_arn, out_dir)
 
 
-def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, registry: DatasetRegistry) -> RunReport:
+def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, registry: DatasetRegistry, *,
+             chunk_mb: float | None = None) -> RunReport:
     """Upload ``path`` to ``raw/<dataset>/``, run the state machine on it and report the run."""
     before = world.storm.counts()
-    report = finish(world, start_file(world, path, dataset, registry), out_dir)
+    report = finish(world, start_file(world, path, dataset, registry, chunk_mb), out_dir)
     after = world.storm.counts()
     report.faults_injected = {service: n - before.get(service, 0) for service, n in after.items() if n > before.get(service, 0)}
     return report
@@ -131,6 +138,7 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
         states=[visit.to_dict() for visit in timeline(events)],
         alerts=_alerts(world),
         quality=run["quality"],
+        chunks=run["chunks"] or 0,
     )
 
 

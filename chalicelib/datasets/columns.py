@@ -46,8 +46,9 @@ DERIVED_TYPES: dict[str, pa.DataType] = {
     "date": pa.date32(),
 }
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+RECORD_ID = pa.field("record_id", pa.string(), nullable=False)  # hex SHA-256 of the record's RFC 8785 text
 ENRICHMENT = [
-    pa.field("record_id", pa.string(), nullable=False),
+    RECORD_ID,
     pa.field("processed_at", TIMESTAMP, nullable=False),
     pa.field("source_bucket", pa.string(), nullable=False),
     pa.field("source_key", pa.string(), nullable=False),
@@ -157,6 +158,11 @@ def python_column(field: pa.Field, json_text: bool, records: list[dict[str, Any]
 def source_fields(dataset: Dataset) -> list[pa.Field]:
     required = set(dataset.schema.get("required", []))
     return [pa.field(name, arrow_type(prop), nullable=name not in required) for name, prop in dataset.properties.items()]
+
+
+def valid_schema(dataset: Dataset) -> pa.Schema:
+    """Valid records as validate hands them to transform: each source field in its column, and the record id."""
+    return pa.schema([*source_fields(dataset), RECORD_ID])
 
 
 def output_schema(dataset: Dataset) -> pa.Schema:

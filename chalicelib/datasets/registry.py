@@ -67,6 +67,12 @@ class Dataset:
         return float(self.spec.get("max_invalid_ratio", DEFAULT_MAX_INVALID_RATIO))
 
     @property
+    def chunk_mb(self) -> float | None:
+        """Megabytes of source per chunk for this dataset's runs (the spec's ``chunk_mb``), if it sets one."""
+        value = self.spec.get("chunk_mb")
+        return None if value is None else float(value)
+
+    @property
     def derived(self) -> list[dict[str, Any]]:
         return list(self.spec.get("derived", []))
 

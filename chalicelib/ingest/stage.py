@@ -1,31 +1,29 @@
 """The ingest stage."""
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError, transient_aws_errors
-from chalicelib.identity import dataset_from_key, requested_source, run_id_of
-from chalicelib.keys import ingested_key, staging_prefix
+from chalicelib.identity import RequestedSource, dataset_from_key, requested_source, run_id_of
+from chalicelib.ingest.plan import plan_chunks
+from chalicelib.keys import plan_key, staging_prefix
 from chalicelib.outcomes import outcome
-from chalicelib.payloads import IngestState, RunRef
+from chalicelib.payloads import ChunkPlan, IngestState, RunRef
 from chalicelib.services import Services
-from chalicelib.sources.columnar import read_json_lines
-from chalicelib.sources.errors import EmptySourceError
-from chalicelib.sources.formats import detect_format, parse
-from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 from chalicelib.storage.objects import s3_uri
+
+MEGABYTE = 1 << 20
 
 
 def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, services: Services) -> IngestState:
-    """Pin the source object, claim the run and stage its records.
+    """Pin the source object, claim the run and plan its chunks.
 
     Parameters
     ----------
     payload
-        The execution input: ``{"bucket", "key", "version"?, "dataset"?}`` or an
-        EventBridge "Object Created" event.
+        The execution input: ``{"bucket", "key", "version"?, "dataset"?, "chunk_mb"?}``
+        or an EventBridge "Object Created" event.
     execution_id
         ARN of the Step Functions execution (``$$.Execution.Id``).
     started_at
@@ -34,8 +32,8 @@ def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, servi
     Returns
     -------
     IngestState
-        The run reference and a provisional outcome: ``ACCEPTED`` with
-        ``records_in``, ``REJECTED`` with the reason when the file as a whole is
+        The run reference, the chunk plan the Map reads, and a provisional outcome:
+        ``ACCEPTED``, ``REJECTED`` with the reason when the file as a whole is
         unusable, or ``DUPLICATE`` when another execution owns this object version.
     """
     requested = requested_source(payload)
@@ -49,42 +47,31 @@ def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, servi
         started_at=started_at,
         staging_prefix=staging_prefix(run_id),
     )
+    plan = ChunkPlan(count=0, bucket=services.staging.bucket, key=plan_key(run), chunk_bytes=0,
+                     max_concurrency=services.settings.chunk_concurrency)
     if not services.runs.claim(run, replay_of=requested.replay_of):
-        return IngestState(run=run, outcome=outcome("DUPLICATE", reason=f"{s3_uri(source['bucket'], source['key'])} "
-                                                    f"(version {source['version'] or source['etag']}) already has run {run_id}"))
+        return IngestState(run=run, chunks=plan, outcome=outcome("DUPLICATE", reason=(
+            f"{s3_uri(source['bucket'], source['key'])} (version {source['version'] or source['etag']}) already has run {run_id}")))
     try:
-        records_in = _stage_records(run, services)
+        plan = _plan(run, requested, plan, services)
     except DataError as error:
         where = s3_uri(source["bucket"], source["key"])
-        return IngestState(run=run, outcome=outcome("REJECTED", reason=f"{type(error).__name__}: {where}: {error}"))
-    return IngestState(run=run, outcome=outcome("ACCEPTED", records_in=records_in))
+        return IngestState(run=run, chunks=plan, outcome=outcome("REJECTED", reason=f"{type(error).__name__}: {where}: {error}"))
+    return IngestState(run=run, chunks=plan, outcome=outcome("ACCEPTED"))
 
 
-def _stage_records(run: RunRef, services: Services) -> int:
+def _plan(run: RunRef, requested: RequestedSource, plan: ChunkPlan, services: Services) -> ChunkPlan:
+    """Cut the source into chunks and write the plan the Map reads."""
     if run["dataset"] is None:
         raise UnknownDatasetError(
             "cannot tell the dataset: the key is not under raw/<dataset>/ and the input names none "
             f"(known: {', '.join(services.datasets.names())})"
         )
     dataset = services.datasets.get(run["dataset"])
-    types = parse_types(dataset)
-    schema = ingested_schema(types)
-    stream = services.objects.open(run["source"])
-    count = 0
-    try:
-        buffered = io.BufferedReader(stream)
-        fmt = detect_format(run["source"]["key"], buffered.peek(64))
-        if fmt == "jsonl" and types:
-            batches = read_json_lines(buffered, schema)
-        else:
-            batches = parsed_batches(parse(buffered, fmt, dataset.field_types), schema)
-        with services.staging.writer(ingested_key(run), schema) as writer, \
-                transient_aws_errors(f"read {s3_uri(run['source']['bucket'], run['source']['key'])}"):
-            for batch in batches:
-                writer.write_batch(batch)
-                count += batch.num_rows
-    finally:
-        stream.close()
-    if count == 0:
-        raise EmptySourceError("the file holds no records")
-    return count
+    chunk_mb = requested.chunk_mb or dataset.chunk_mb or services.settings.chunk_mb
+    chunk_bytes = max(1, round(chunk_mb * MEGABYTE))
+    with transient_aws_errors(f"read {s3_uri(run['source']['bucket'], run['source']['key'])}"):
+        chunks = plan_chunks(run, dataset, services, chunk_bytes)
+    services.objects.put_json(plan["bucket"], plan["key"], chunks)
+    services.runs.record_plan(run, chunks=len(chunks))
+    return ChunkPlan(**{**plan, "count": len(chunks), "chunk_bytes": chunk_bytes})

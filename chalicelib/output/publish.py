@@ -39,11 +39,6 @@ class Published:
     superseded: str | None  # why: a newer version published first, or a later run of the same version owns it
 
 
-def output_stem(source_id: str, tag: str) -> str:
-    """The file name stem of one version's Parquet files (``<stem>-<n>.parquet``)."""
-    return f"{source_id}-{tag}"
-
-
 class Publisher:
     """One run's publication of its version's files.
 
@@ -88,6 +83,8 @@ class Publisher:
         mine = rank.get(self.tag)
         newer = [m for m in others if mine is None or rank.get(version_tag_of(m), len(order)) < mine]
         if newer:
+            # its own files by its own list: a newer run that settled meanwhile may have removed this manifest already
+            _delete(self._services, self._keys)
             self._retract([self._manifest], superseded_by=None)
             newest = version_tag_of(min(newer, key=lambda m: rank.get(version_tag_of(m), len(order))))
             where = s3_uri(source["bucket"], source["key"])

@@ -1,52 +1,47 @@
-"""The output stage."""
+"""The output stage: publishing the Parquet files the run's chunks wrote."""
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pyarrow as pa
+from typing import cast
 
 from chalicelib.errors import IntegrityError
-from chalicelib.identity import source_id_for, version_tag
-from chalicelib.keys import processed_prefix
+from chalicelib.identity import source_id_for
+from chalicelib.keys import pending_key, transformed_key
 from chalicelib.observability import COUNT, SECONDS, emit_metrics
-from chalicelib.output.partitions import HourlyParquetWriter
-from chalicelib.output.publish import Publisher, output_stem
-from chalicelib.payloads import OutputResult, OutputState, Publication, TransformedState
+from chalicelib.output.publish import Publisher
+from chalicelib.payloads import ChunkFiles, OutputResult, OutputState, Publication, RunRef, TransformedState
 from chalicelib.services import Services
-from chalicelib.storage.staging import iter_batches
-
-PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
 
 def output(state: TransformedState, services: Services) -> OutputState:
-    """Write the transformed records to ``processed/<dataset>/year=/month=/day=/hour=/`` and publish them.
+    """Publish the run's Parquet files under ``processed/<dataset>/year=/month=/day=/hour=/``.
 
-    Files are named after the source key and its version (``<source_id>-<version>-<n>.parquet``),
-    so a rerun of the same version overwrites them, and a newer version of the key
-    replaces an older one's files whatever order their runs finish in (see
-    :mod:`chalicelib.output.publish`).  A run whose version a newer one superseded
-    removes what it wrote and says so.
+    Transform wrote each chunk's files under the run's pending prefix, named as
+    they are published; here they are copied into place on S3's side (no record
+    passes through this function).  Files are named after the source key, its
+    version and the chunk, so a rerun of the same version overwrites them, and a
+    newer version of the key replaces an older one's files whatever order their
+    runs finish in (see :mod:`chalicelib.output.publish`).  A run whose version a
+    newer one superseded removes what it wrote and says so.  Quality warnings the
+    verdict found are sent once the data is published.
     """
     run = state["run"]
-    dataset = services.datasets.get(run["dataset"])  # type: ignore[arg-type]
+    dataset = run["dataset"] or ""
     bucket = services.settings.processed_bucket
-    source_id = source_id_for(run["source"]["bucket"], run["source"]["key"])
-    stem = output_stem(source_id, version_tag(run["source"]["version"], run["source"]["etag"]))
-    prefix = processed_prefix(dataset.name)
-    with tempfile.TemporaryDirectory() as workdir, services.staging.reader(state["transform"]["staged_key"]) as reader:
-        written, paths = _write_partitions(reader, dataset.timestamp_field, stem, Path(workdir))
-        if written != state["outcome"]["records_valid"]:  # before anything reaches processed/
-            raise IntegrityError(f"wrote {written} records but {state['outcome']['records_valid']} were valid")
-        files = [(str(path), prefix + relative) for path, relative in paths]
-        keys = [key for _, key in files]
-        publisher = Publisher(services, run, dataset.name, source_id, keys, written)
-        owned_by_a_later_run = publisher.declare()
-        if owned_by_a_later_run is None:
-            services.objects.upload_all(files, bucket, PARQUET_CONTENT_TYPE)
+    chunks = services.objects.get_json_all(services.staging.bucket,
+                                           [transformed_key(run, index) for index in range(state["chunks"]["count"])])
+    if any(chunk is None for chunk in chunks):
+        raise IntegrityError(f"run {run['run_id']}: a chunk's files are not listed; its transform did not finish")
+    keys = [key for chunk in cast(list[ChunkFiles], chunks) for key in chunk["files"]]
+    written = sum(chunk["records"] for chunk in cast(list[ChunkFiles], chunks))
+    if written != state["outcome"]["records_valid"]:  # before anything reaches processed/
+        raise IntegrityError(f"the chunks wrote {written} records but {state['outcome']['records_valid']} were valid")
+    publisher = Publisher(services, run, dataset, source_id_for(run["source"]["bucket"], run["source"]["key"]), keys, written)
+    owned_by_a_later_run = publisher.declare()
+    if owned_by_a_later_run is None:
+        services.objects.copy_all([(pending_key(run, key), key) for key in keys], bucket)
     published = owned_by_a_later_run or publisher.settle()
-    emit_metrics(dataset.name, {
+    emit_metrics(dataset, {
         "RecordsWritten": (0 if published.superseded else written, COUNT),
         "RunsSuperseded": (int(published.superseded is not None), COUNT),
         "SecondsToOutput": ((datetime.now(UTC) - datetime.fromisoformat(run["started_at"])).total_seconds(), SECONDS),
@@ -57,6 +52,8 @@ def output(state: TransformedState, services: Services) -> OutputState:
             output=OutputResult(records_written=0, files=0, partitions=0, manifest=None),
             publication=Publication(superseded=True, reason=published.superseded),
         )
+    if state["outcome"]["warnings"]:
+        _alert(services, run, state["outcome"]["warnings"])
     return OutputState(
         **state,
         output=OutputResult(
@@ -69,9 +66,10 @@ def output(state: TransformedState, services: Services) -> OutputState:
     )
 
 
-def _write_partitions(reader: pa.ipc.RecordBatchFileReader, timestamp_field: str, stem: str,
-                      workdir: Path) -> tuple[int, list[tuple[Path, str]]]:
-    writer = HourlyParquetWriter(workdir, reader.schema, timestamp_field, stem)
-    for batch in iter_batches(reader):
-        writer.write(batch)
-    return writer.rows, writer.close()
+def _alert(services: Services, run: RunRef, warnings: list[str]) -> None:
+    """A breached ``warn`` check or an anomaly: the data is written, the run flagged (its quality), and people told."""
+    services.notifier.publish(
+        f"ETL run data quality warning: {run['run_id']}",
+        {"status": "QUALITY_WARNING", "run_id": run["run_id"], "dataset": run["dataset"], "source": run["source"],
+         "warnings": warnings, "hint": "the run's records were written; see quality on GET /runs/{run_id}"},
+    )

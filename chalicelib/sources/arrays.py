@@ -16,7 +16,7 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from chalicelib.sources.errors import UnreadableSourceError
 from chalicelib.sources.limits import HEAD_BYTES, MAX_LINE_BYTES, TOO_DEEP, TOO_LONG_RECORD, TooDeepError, check_depth, head_text
@@ -139,8 +139,18 @@ def _value_end(window: _Window, start: int) -> int | None:
     return None
 
 
-def json_array_records(stream: BinaryIO) -> Iterator[tuple[int, Any, str | None, str | None]]:
-    """``(line, value, raw, error)`` of each record of the JSON array ``stream`` holds, in order.
+class ArrayRecord(NamedTuple):
+    """A record of a JSON array: the line it starts on, its value (or raw text and error), and its length."""
+
+    line: int
+    value: Any
+    raw: str | None
+    error: str | None
+    chars: int  # of the array's text the record spans
+
+
+def json_array_records(stream: BinaryIO) -> Iterator[ArrayRecord]:
+    """Each record of the JSON array ``stream`` holds, in order.
 
     ``stream`` must start with the array (after optional white space and a byte-order mark).
 
@@ -166,9 +176,10 @@ def json_array_records(stream: BinaryIO) -> Iterator[tuple[int, Any, str | None,
             position = _skip_space(window, position + 1)
         window.drop_before(position)
         line = window.line_of(position)
-        value, raw, error, position = _record(window, decoder, position)
+        value, raw, error, end = _record(window, decoder, position)
         count += 1
-        yield line, value, raw, error
+        yield ArrayRecord(line, value, raw, error, end - position)
+        position = end
     trailing = window.error(position + 1, "unexpected data after the closing ']'")
     window.drop_before(position + 1)
     while True:

@@ -31,7 +31,7 @@ import pyarrow.json as pj
 
 from chalicelib.canonical import canonical_text
 from chalicelib.sources.errors import UnreadableSourceError
-from chalicelib.sources.formats import GZIP_ERRORS, decompressed, parse_json_line
+from chalicelib.sources.formats import GZIP_ERRORS, LineCount, parse_json_line
 from chalicelib.sources.limits import HEAD_BYTES, MAX_DEPTH, MAX_LINE_BYTES
 from chalicelib.sources.staged import parsed_batch
 
@@ -43,8 +43,18 @@ _ROUTED = r"null|(?:^|[^0-9.])[0-9]{16}|(?:[\[{][^\[{]*)" + f"{{{MAX_DEPTH + 1}}
 _BOM = b"\xef\xbb\xbf"  # Arrow skips one at the start of a line; json.loads refuses it
 
 
-def read_json_lines(stream: BinaryIO, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def read_json_lines(stream: BinaryIO, schema: pa.Schema, *, at_file_start: bool = True,
+                    lines: LineCount | None = None) -> Iterator[pa.RecordBatch]:
     """Staged batches (``schema`` from :func:`chalicelib.sources.staged.ingested_schema`), one per block.
+
+    Parameters
+    ----------
+    stream
+        Uncompressed JSON Lines: a file or a part of one (records are numbered from 1 within it).
+    at_file_start
+        The stream starts the file: a byte-order mark there is not content.
+    lines
+        Counts the lines read.
 
     Raises
     ------
@@ -52,21 +62,23 @@ def read_json_lines(stream: BinaryIO, schema: pa.Schema) -> Iterator[pa.RecordBa
         When the gzip stream is corrupt.
     """
     first_line, records_before = 1, 0
-    for block in _blocks(decompressed(stream)):
+    for block in _blocks(stream, at_file_start):
         batch = _block_batch(block, first_line, records_before, schema)
         first_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         records_before += batch.num_rows
+        if lines is not None:
+            lines.lines = first_line - 1
         if batch.num_rows:
             yield batch
 
 
-def _blocks(stream: BinaryIO) -> Iterator[bytes]:
-    """Blocks of whole lines, about ``BLOCK_BYTES`` each; a byte-order mark at the start is dropped.
+def _blocks(stream: BinaryIO, at_file_start: bool = True) -> Iterator[bytes]:
+    """Blocks of whole lines, about ``BLOCK_BYTES`` each; a byte-order mark at the start of the file is dropped.
 
     A line that goes on past ``HEAD_BYTES`` is cut there, as the per-line reader cuts it.
     """
     carry = b""
-    first, cut = True, False
+    first, cut = at_file_start, False
     try:
         while chunk := stream.read(BLOCK_BYTES):
             if first:

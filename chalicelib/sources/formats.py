@@ -91,7 +91,7 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
 
 
 def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> Iterator[ParsedRecord]:
-    """Yield the records of a (possibly gzip-compressed) stream.
+    """Yield the records of a whole (possibly gzip-compressed) file.
 
     Parameters
     ----------
@@ -103,23 +103,47 @@ def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> I
     UnreadableSourceError
         When the rest of the file cannot be read.
     """
-    source = decompressed(stream)
+    yield from parse_part(decompressed(stream), fmt, field_types)
+
+
+def parse_part(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]], *, at_file_start: bool = True,
+               header: list[str] | None = None, lines: LineCount | None = None) -> Iterator[ParsedRecord]:
+    """Yield the records of an uncompressed part of a file, numbered from 1 within it.
+
+    Parameters
+    ----------
+    at_file_start
+        The part starts the file: a byte-order mark there is not content (and a CSV part starts with its header).
+    header
+        The CSV header of a part that does not start the file.
+    lines
+        Counts the lines read.
+    """
     if fmt == "json":
-        yield from _parse_json_document(source)
+        yield from _parse_json_document(stream)
         return
-    lines = _numbered_lines(source)
+    numbered = numbered_lines(stream, at_file_start=at_file_start, count=lines)
     if fmt == "csv":
-        yield from _parse_csv(lines, field_types)
+        yield from _parse_csv(numbered, field_types, header)
     else:
-        yield from _parse_json_lines(lines)
+        yield from _parse_json_lines(numbered)
 
 
-def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+@dataclass
+class LineCount:
+    """How many lines a reader went through (blank ones included)."""
+
+    lines: int = 0
+
+
+def numbered_lines(stream: BinaryIO, *, at_file_start: bool = True, count: LineCount | None = None) -> Iterator[tuple[int, bytes]]:
     """Lines numbered from 1, cut as :func:`chalicelib.sources.limits.bounded_lines` cuts them."""
     try:
         for number, line in enumerate(bounded_lines(stream), start=1):
-            if number == 1:
+            if number == 1 and at_file_start:
                 line = line.removeprefix(codecs.BOM_UTF8)
+            if count is not None:
+                count.lines = number
             yield number, line
     except GZIP_ERRORS as error:
         raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
@@ -184,9 +208,9 @@ def _parse_json_document(stream: BinaryIO) -> Iterator[ParsedRecord]:
     if first == b"[":
         count = 0
         try:
-            for line, value, raw, error in json_array_records(stream):
+            for record in json_array_records(stream):
                 count += 1
-                yield ParsedRecord(count, line, value=value, raw=raw, error=error)
+                yield ParsedRecord(count, record.line, value=record.value, raw=record.raw, error=record.error)
         except GZIP_ERRORS as error:
             raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
         return
@@ -200,7 +224,7 @@ def _parse_json_document(stream: BinaryIO) -> Iterator[ParsedRecord]:
     try:
         value = parse_json_value(text)
     except ValueError:
-        yield from _parse_json_lines(_numbered_lines(io.BytesIO(data)))  # JSON Lines saved as .json
+        yield from _parse_json_lines(numbered_lines(io.BytesIO(data)))  # JSON Lines saved as .json
         return
     yield ParsedRecord(1, text.count("\n", 0, start) + 1, value=value)
 
@@ -236,25 +260,36 @@ class _Replayed(io.RawIOBase):
         return self._stream.read(-1 if size is None else size)
 
 
-def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[str]]) -> Iterator[ParsedRecord]:
+def csv_rows(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, list[str]]]:
+    """The rows of CSV lines with the line each starts on; blank rows are skipped.
+
+    Raises
+    ------
+    UnreadableSourceError
+        At a quote never closed, or a line too long to read.
+    """
     # Undecodable bytes survive as surrogates so one bad row does not stop the file.
     reader = csv.reader((line.decode("utf-8", "surrogateescape") for line in _whole_csv_lines(lines)), strict=True)
     consumed = 0
-    header: list[str] | None = None
-    count = 0
     while True:
         try:
             row = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as error:
             # An unterminated quote swallows the rest of the file: nothing can resync.
             raise UnreadableSourceError(f"line {consumed + 1}: malformed CSV: {error}") from error
         start, consumed = consumed + 1, reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
+        if row and (len(row) > 1 or row[0].strip()):
+            yield start, row
+
+
+def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[str]],
+               header: list[str] | None = None) -> Iterator[ParsedRecord]:
+    count = 0
+    for start, row in csv_rows(lines):
         if header is None:
-            header = _check_header(row, start)
+            header = check_csv_header(row, start)
             continue
         count += 1
         raw = ",".join(row)
@@ -290,7 +325,8 @@ def _whole_csv_lines(lines: Iterable[tuple[int, bytes]]) -> Iterator[bytes]:
         yield line
 
 
-def _check_header(row: list[str], line: int) -> list[str]:
+def check_csv_header(row: list[str], line: int) -> list[str]:
+    """The column names of a CSV header row."""
     header = [name.strip() for name in row]
     if _SURROGATES.search("".join(header)):
         raise UnreadableSourceError(f"line {line}: CSV header is not valid UTF-8")

@@ -5,7 +5,7 @@ import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 
@@ -80,15 +80,28 @@ class ObjectStore:
 
     def open(self, source: SourceRef) -> io.RawIOBase:
         """Stream the pinned object version (the caller closes the stream; botocore's body reads like a raw stream)."""
-        args = {"Bucket": source["bucket"], "Key": source["key"]}
-        if source["version"]:
-            args["VersionId"] = source["version"]
+        return self.open_range(source["bucket"], source["key"], source["version"])
+
+    def open_range(self, bucket: str, key: str, version: str | None = None, first: int = 0,
+                   last: int | None = None) -> io.RawIOBase:
+        """Stream bytes ``first`` to ``last`` (inclusive; to the end when ``None``) of an object (version).
+
+        Raises
+        ------
+        SourceNotFoundError
+            When the object or the version does not exist.
+        """
+        args = {"Bucket": bucket, "Key": key}
+        if version:
+            args["VersionId"] = version
+        if first or last is not None:
+            args["Range"] = f"bytes={first}-{'' if last is None else last}"
         try:
-            with transient_aws_errors(f"get s3://{source['bucket']}/{source['key']}"):
+            with transient_aws_errors(f"get s3://{bucket}/{key}"):
                 return self._s3.get_object(**args)["Body"]
         except ClientError as error:
             if _is_missing(error):
-                raise SourceNotFoundError(f"s3://{source['bucket']}/{source['key']} does not exist") from error
+                raise SourceNotFoundError(f"s3://{bucket}/{key} does not exist") from error
             raise
 
     def download(self, bucket: str, key: str, path: str) -> None:
@@ -115,6 +128,21 @@ class ObjectStore:
         with transient_aws_errors(f"put s3://{bucket}/{key}"):
             self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
+    def upload_stream(self, stream: BinaryIO, bucket: str, key: str, content_type: str) -> None:
+        """Upload what ``stream`` yields, in parts as it comes (no local file, memory of a few parts)."""
+        with transient_aws_errors(f"upload s3://{bucket}/{key}"):
+            self._s3.upload_fileobj(stream, bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def copy_all(self, pairs: list[tuple[str, str]], bucket: str) -> None:
+        """Copy ``(source key, target key)`` pairs within ``bucket`` on S3's side, a few at a time (no bytes through here)."""
+        def copy(source: str, target: str) -> None:
+            with transient_aws_errors(f"copy s3://{bucket}/{source} to {target}"):
+                self._s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
+
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            for done in [pool.submit(copy, source, target) for source, target in pairs]:
+                done.result()
+
     def get_json(self, bucket: str, key: str) -> Any | None:
         """Return the parsed object, or ``None`` when it does not exist."""
         try:
@@ -125,6 +153,11 @@ class ObjectStore:
                 return None
             raise
         return json.loads(body)
+
+    def get_json_all(self, bucket: str, keys: list[str]) -> list[Any | None]:
+        """:meth:`get_json` of each key, in order, a few at a time."""
+        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+            return list(pool.map(lambda key: self.get_json(bucket, key), keys))
 
     def versions_newest_first(self, bucket: str, key: str) -> list[tuple[str | None, str]]:
         """``(version id, ETag)`` of every version of ``key``, newest first (``None`` ids: an unversioned bucket).

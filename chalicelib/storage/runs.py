@@ -226,6 +226,10 @@ class RunStore:
             **_listed(run["started_at"]),
         }, owner=run["execution_id"])
 
+    def record_plan(self, run: RunRef, *, chunks: int) -> bool:
+        """How many chunks the run's source was cut into (only by the run's own execution)."""
+        return self._update(run["run_id"], {r.CHUNKS: chunks}, owner=run["execution_id"])
+
     def record_validation(
         self, run: RunRef, *, records_in: int, records_valid: int, records_invalid: int, quarantine: str | None,
         quality: Mapping[str, Any] | None = None,

@@ -1,55 +1,61 @@
-"""The transform stage."""
+"""The transform stage: one chunk's valid records, derived and enriched, written as hourly Parquet."""
 from __future__ import annotations
 
-import hashlib
-import itertools
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 
 from chalicelib.datasets import Dataset
 from chalicelib.datasets.columns import TIMESTAMP, output_schema, source_fields
-from chalicelib.keys import transformed_key, valid_key
-from chalicelib.payloads import RunRef, TransformedState, TransformResult, ValidatedState
+from chalicelib.errors import IntegrityError
+from chalicelib.identity import source_id_for, version_tag
+from chalicelib.keys import output_stem, pending_key, processed_prefix, transformed_key, valid_key
+from chalicelib.payloads import ChunkFiles, ChunkTransformed, ChunkValidated, RunRef, TransformResult
 from chalicelib.services import Services
 from chalicelib.storage.staging import iter_batches
 from chalicelib.transform.derive import derive
+from chalicelib.transform.partitions import HourlyParquetWriter
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
 
-def transform(state: ValidatedState, services: Services, *, now: datetime | None = None) -> TransformedState:
-    """Type the valid records, add derived fields and enrichment, and stage the result."""
-    run = state["run"]
+def transform(task: ChunkValidated, services: Services, *, now: datetime | None = None) -> ChunkTransformed:
+    """Derive and enrich one chunk's valid records and write them as Snappy Parquet, one file per hour of data.
+
+    The files wait under the run's pending prefix, outside ``processed/``, named
+    as they will be published (``<source-id>-<version>-<chunk>-<n>.parquet`` under
+    ``processed/<dataset>/year=/month=/day=/hour=/``): the verdict on the whole
+    file decides whether output publishes them.  A rerun writes the same names.
+
+    Raises
+    ------
+    IntegrityError
+        When the chunk holds another number of valid records than validate staged.
+    """
+    run, chunk = task["run"], task["chunk"]
     dataset = services.datasets.get(run["dataset"])  # type: ignore[arg-type]
     schema = output_schema(dataset)
     processed_at = now or datetime.now(UTC)
-    records = 0
-    with services.staging.reader(valid_key(run)) as reader, \
-            services.staging.writer(transformed_key(run), schema) as writer:
+    source = run["source"]
+    stem = output_stem(source_id_for(source["bucket"], source["key"]), version_tag(source["version"], source["etag"]),
+                       chunk["index"])
+    with tempfile.TemporaryDirectory() as workdir, services.staging.reader(valid_key(run, chunk["index"])) as reader:
+        writer = HourlyParquetWriter(Path(workdir), schema, dataset.timestamp_field, stem)
         for batch in iter_batches(reader):
-            table = transform_batch(dataset, schema, batch, run, processed_at)
-            writer.write_table(table)
-            records += table.num_rows
-    return TransformedState(
-        run=run, outcome=state["outcome"], transform=TransformResult(records=records, staged_key=transformed_key(run))
-    )
-
-
-def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
-    """Hex SHA-256 of each record's RFC 8785 serialization.
-
-    The UTF-8 bytes are hashed where Arrow holds them (slices of its data buffer),
-    as converting a million strings to Python objects costs more than hashing them.
-    """
-    if canonical_json.type != pa.string():  # the offsets read below are int32
-        raise TypeError(f"record ids are computed from a string array, not {canonical_json.type}")
-    if canonical_json.null_count:
-        raise ValueError("every valid record has its RFC 8785 text")
-    _, offsets_buffer, data_buffer = canonical_json.buffers()
-    start = canonical_json.offset
-    offsets = memoryview(offsets_buffer).cast("i")[start : start + len(canonical_json) + 1]  # Arrow: little-endian int32
-    data = memoryview(data_buffer if data_buffer is not None else b"")
-    sha256 = hashlib.sha256
-    return pa.array([sha256(data[begin:end]).hexdigest() for begin, end in itertools.pairwise(offsets)], pa.string())
+            for transformed in transform_batch(dataset, schema, batch, run, processed_at).to_batches():
+                writer.write(transformed)
+        files = [(str(path), processed_prefix(dataset.name) + relative) for path, relative in writer.close()]
+        if writer.rows != task["validated"]["valid"]:
+            raise IntegrityError(f"chunk {chunk['index']} of run {run['run_id']}: validate staged "
+                                 f"{task['validated']['valid']} valid records, transform read {writer.rows}")
+        services.objects.upload_all([(path, pending_key(run, key)) for path, key in files], services.staging.bucket,
+                                    PARQUET_CONTENT_TYPE)
+    keys = [key for _, key in files]
+    services.objects.put_json(services.staging.bucket, transformed_key(run, chunk["index"]),
+                              ChunkFiles(index=chunk["index"], records=writer.rows, files=keys))
+    return ChunkTransformed(**task, transformed=TransformResult(records=writer.rows, files=len(keys)))
 
 
 def transform_batch(dataset: Dataset, schema: pa.Schema, valid: pa.RecordBatch, run: RunRef, processed_at: datetime) -> pa.Table:
@@ -60,7 +66,7 @@ def transform_batch(dataset: Dataset, schema: pa.Schema, valid: pa.RecordBatch, 
     count = valid.num_rows
     source = run["source"]
     enrichment = {
-        "record_id": record_ids(valid.column("record")),
+        "record_id": valid.column("record_id"),
         "processed_at": pa.repeat(pa.scalar(processed_at, TIMESTAMP), count),
         "source_bucket": pa.repeat(pa.scalar(source["bucket"], pa.string()), count),
         "source_key": pa.repeat(pa.scalar(source["key"], pa.string()), count),

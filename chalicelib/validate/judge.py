@@ -16,8 +16,8 @@ from chalicelib.validate.compiled import CompiledSchema
 from chalicelib.validate.reasons import parse_failure, record_failures
 
 
-def valid_schema(dataset: Dataset) -> pa.Schema:
-    """Valid records as validate stages them: position, RFC 8785 text, and each source field in its storage type."""
+def judged_schema(dataset: Dataset) -> pa.Schema:
+    """Valid records as the judge returns them: position, RFC 8785 text, and each source field in its storage type."""
     return pa.schema(POSITION + source_fields(dataset))
 
 
@@ -39,7 +39,7 @@ class Judge:
         self._dataset = dataset
         self._compiled = CompiledSchema(dataset)
         self._fields = source_fields(dataset)
-        self.schema = valid_schema(dataset)
+        self.schema = judged_schema(dataset)
         self._focused: dict[frozenset[str], Draft202012Validator] = {frozenset(): dataset.validator}
 
     def judge(self, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, list[Rejected]]:

@@ -26,7 +26,7 @@ from chalicelib.observability import logger as function_logger
 from chalicelib.services import Services, default_services
 from chalicelib.steps import FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
-from etl_local.emulation import apigateway, cloudformation, redrive, s3_bodies
+from etl_local.emulation import apigateway, cloudformation, distributed_map, redrive, s3_bodies
 from etl_local.emulation.bridge import LambdaBridge
 from etl_local.emulation.clock import VirtualClock
 from etl_local.emulation.events import EventBridgeBridge
@@ -167,6 +167,7 @@ class LocalAws:
         self._stack.enter_context(self.clock.installed())
         self._stack.enter_context(self.bridge.installed())
         self._stack.enter_context(redrive.installed())
+        self._stack.enter_context(distributed_map.installed())
         self._stack.enter_context(self.events.installed())
         self._stack.enter_context(cloudformation.installed())
         self._stack.enter_context(apigateway.installed())

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import hashlib
 import re
 
+import pyarrow as pa
 import pytest
+import rfc8785
 
-from chalicelib.identity import InvalidRunInputError, dataset_from_key, requested_source, run_id_for, source_id_for
+from chalicelib.identity import InvalidRunInputError, dataset_from_key, record_ids, requested_source, run_id_for, source_id_for
 from tests.conftest import load_event
 
 
@@ -41,3 +44,15 @@ def test_requested_source_from_direct_input():
 def test_input_without_an_object_is_a_clear_error():
     with pytest.raises(InvalidRunInputError, match="must name an S3 object"):
         requested_source({"file": "x.csv"})
+
+
+def test_record_ids_are_sha256_of_the_rfc8785_form():
+    records = [{"b": [1.0, "é"], "a": 1e21}, {}, {"😀": "\u2028"}, {"n": 1}]
+    texts = pa.array([rfc8785.dumps(r).decode() for r in records])
+    expected = [hashlib.sha256(rfc8785.dumps(r)).hexdigest() for r in records]
+    assert record_ids(texts).to_pylist() == expected
+    # a slice of a larger array (an offset into Arrow's buffers) hashes its own rows
+    assert record_ids(texts.slice(1, 2)).to_pylist() == expected[1:3]
+    assert record_ids(pa.array([], pa.string())).to_pylist() == []
+    with pytest.raises(TypeError, match="large_string"):
+        record_ids(texts.cast(pa.large_string()))

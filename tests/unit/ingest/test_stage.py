@@ -1,24 +1,38 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 
 import pyarrow as pa
 
+from bench.dataplane import run_until_output
 from chalicelib.ingest import ingest
-from chalicelib.keys import ingested_key
+from chalicelib.keys import valid_key
+from chalicelib.payloads import ChunkTask
+from chalicelib.sources.chunks import read_chunk
 from chalicelib.storage.staging import iter_batches
+from chalicelib.validate import validate
 from tests.conftest import put_raw
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:one"
 STARTED = "2024-03-15T10:00:00Z"
 
 
-def staged(services, run) -> pa.Table:
-    with services.staging.reader(ingested_key(run)) as reader:
-        return pa.Table.from_batches(list(iter_batches(reader)), schema=reader.schema)
+def chunks(services, state) -> list[dict]:
+    return services.objects.get_json(state["chunks"]["bucket"], state["chunks"]["key"])
 
 
-def test_ingest_claims_the_run_and_stages_canonical_records(world, services):
+def read(services, state) -> pa.Table:
+    """What the chunks of ``state``'s plan read, as staged rows."""
+    dataset = services.datasets.get(state["run"]["dataset"])
+    batches = []
+    for chunk in chunks(services, state):
+        with read_chunk(chunk, dataset, services.objects, services.staging) as reading:
+            batches += list(reading.batches)
+    return pa.Table.from_batches(batches)
+
+
+def test_ingest_claims_the_run_and_plans_its_chunks(world, services):
     # GIVEN a gzip JSON Lines file under raw/transactions/
     body = gzip.compress(b'{"b": 2, "a": 1.0}\n{"amount": 1e2}\n')
     execution_input = put_raw(world, "raw/transactions/2024/day one.jsonl.gz", body)
@@ -29,11 +43,28 @@ def test_ingest_claims_the_run_and_stages_canonical_records(world, services):
     assert run["dataset"] == "transactions"
     assert run["run_id"].startswith("day-one-") and len(run["run_id"]) <= 80
     assert run["source"]["version"] == execution_input["version"]
-    assert result["outcome"]["verdict"] == "ACCEPTED" and result["outcome"]["records_in"] == 2
+    assert result["outcome"]["verdict"] == "ACCEPTED" and result["chunks"]["count"] == 1
     item = services.runs.get(run["run_id"])
     assert item["status"] == "RUNNING" and item["execution_arn"] == EXECUTION
-    # AND records are staged as RFC 8785 text (sorted keys, 1.0 -> 1, 1e2 -> 100)
-    assert staged(services, run).column("record").to_pylist() == ['{"a":1,"b":2}', '{"amount":100}']
+    # AND the gzip text went into one part the Map reads (a gzip file cannot be read by range)
+    [chunk] = chunks(services, result)
+    assert (chunk["format"], chunk["compression"], chunk["bucket"]) == ("jsonl", "zstd", world.names.processed_bucket)
+    # AND its records read as RFC 8785 text (sorted keys, 1.0 -> 1, 1e2 -> 100)
+    assert read(services, result).column("record").to_pylist() == ['{"a":1,"b":2}', '{"amount":100}']
+
+
+def test_validate_stages_each_valid_record_with_its_id(world, services, registry):
+    # GIVEN a valid transaction, written with its members out of order
+    line = b'{"user_id": "u", "transaction_id": "t1", "amount": 1.0, "currency": "EUR", "timestamp": "2024-03-15T08:00:00Z"}\n'
+    state = ingest(put_raw(world, "raw/transactions/t.jsonl", line), execution_id=EXECUTION, started_at=STARTED, services=services)
+    # WHEN its chunk is validated
+    [chunk] = chunks(services, state)
+    validate(ChunkTask(run=state["run"], chunk=chunk), services)
+    # THEN its id is the SHA-256 of its RFC 8785 text
+    with services.staging.reader(valid_key(state["run"], 0)) as reader:
+        ids = pa.Table.from_batches(list(iter_batches(reader)), schema=reader.schema).column("record_id").to_pylist()
+    canonical = b'{"amount":1,"currency":"EUR","timestamp":"2024-03-15T08:00:00Z","transaction_id":"t1","user_id":"u"}'
+    assert ids == [hashlib.sha256(canonical).hexdigest()]
 
 
 def test_same_object_version_never_makes_two_runs(world, services):
@@ -74,7 +105,8 @@ def test_input_dataset_overrides_the_key(world, services):
 
 
 def rejected_reason(world, services, key: str, body: bytes) -> str:
-    result = ingest(put_raw(world, key, body), execution_id=EXECUTION, started_at=STARTED, services=services)
+    """Why the run of ``body`` is rejected: at ingest when the file as a whole is unusable, else at the verdict."""
+    result = run_until_output(services, put_raw(world, key, body), EXECUTION)
     assert result["outcome"]["verdict"] == "REJECTED"
     assert result["outcome"]["records_in"] == result["outcome"]["records_valid"] + result["outcome"]["records_invalid"] == 0
     return result["outcome"]["reason"]
@@ -105,7 +137,6 @@ def test_corrupt_gzip_is_rejected_naming_the_file(world, services):
 def test_records_outside_i_json_are_invalid_records_not_crashes(world, services):
     result = ingest(put_raw(world, "raw/transactions/t.jsonl", b'{"n": 9007199254740993}\n{"n": 1e400}\n{"n": 1}\n'),
                     execution_id=EXECUTION, started_at=STARTED, services=services)
-    table = staged(services, result["run"])
-    errors = table.column("error").to_pylist()
+    errors = read(services, result).column("error").to_pylist()
     assert errors[0].startswith("not representable in I-JSON") and errors[1].startswith("not representable in I-JSON")
-    assert errors[2] is None and result["outcome"]["records_in"] == 3
+    assert errors[2] is None and len(errors) == 3

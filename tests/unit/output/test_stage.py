@@ -8,11 +8,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from bench.dataplane import run_stages, run_until_output
 from chalicelib.errors import IntegrityError
 from chalicelib.output import output
-from chalicelib.output.partitions import HourlyParquetWriter, partition_directory
+from chalicelib.storage.objects import ObjectStore
+from chalicelib.transform.partitions import HourlyParquetWriter, partition_directory
 from tests.conftest import put_raw
-from tests.dataplane import run_stages, run_until_output
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:o"
 
@@ -100,6 +101,28 @@ def test_racing_versions_of_a_key_end_with_the_newer_ones_data(world, services, 
         assert old_result["output"] == {"records_written": 0, "files": 0, "partitions": 0, "manifest": None}
         assert "newer version" in old_result["publication"]["reason"]
     assert results[id(new)]["publication"] == {"superseded": False, "reason": None}
+
+
+def test_a_newer_version_published_while_an_older_one_copies_its_files_still_wins(world, services, monkeypatch):
+    # GIVEN an old and a new version of one key, both transformed
+    key = "raw/transactions/x.jsonl"
+    old = run_until_output(services, put_raw(world, key, "".join(record(i, 8) + "\n" for i in range(1, 31)).encode()), EXECUTION)
+    new = run_until_output(services, put_raw(world, key, (record(100, 12) + "\n").encode()), EXECUTION + "new")
+    # WHEN the old run's Output has written its manifest and the new run's whole Output runs before its copies
+    copy_all = ObjectStore.copy_all
+    overlapped = []
+
+    def newer_output_first(objects, pairs, bucket):
+        if not overlapped:
+            overlapped.append(new)
+            output(new, services)
+        copy_all(objects, pairs, bucket)
+
+    monkeypatch.setattr(ObjectStore, "copy_all", newer_output_first)
+    late = output(old, services)
+    # THEN the old run's files are gone again, and it says it was superseded
+    assert overlapped and late["publication"]["superseded"] is True
+    assert rows(world, processed_keys(world)) == ["t100"]
 
 
 def test_other_sources_in_the_same_partition_are_untouched(world, services):

@@ -14,7 +14,7 @@ from chalicelib.sources.limits import KEPT_BYTES, MAX_LINE_BYTES, TOO_DEEP, TOO_
 
 
 def read(data: bytes) -> list[tuple]:
-    return list(arrays.json_array_records(io.BytesIO(data)))
+    return [record[:4] for record in arrays.json_array_records(io.BytesIO(data))]
 
 
 @pytest.fixture

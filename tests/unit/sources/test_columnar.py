@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from chalicelib.canonical import canonical_text
 from chalicelib.datasets import Dataset
 from chalicelib.sources import columnar
-from chalicelib.sources.formats import parse
+from chalicelib.sources.formats import decompressed, parse
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 
 DATASET = Dataset(
@@ -82,7 +82,7 @@ def _per_line(stream):
 
 
 def _columnar(stream):
-    return columnar.read_json_lines(stream, SCHEMA)
+    return columnar.read_json_lines(decompressed(stream), SCHEMA)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.datasets import Dataset
 from chalicelib.sources import columnar
 from chalicelib.sources.errors import UnreadableSourceError
-from chalicelib.sources.formats import convert_csv_value, parse
+from chalicelib.sources.formats import convert_csv_value, decompressed, parse
 from chalicelib.sources.limits import HEAD_BYTES, KEPT_BYTES, MAX_DEPTH, MAX_LINE_BYTES, TOO_DEEP, TOO_LONG
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 
@@ -29,7 +29,7 @@ def per_line(data: bytes) -> pa.Table:
 
 
 def by_columns(data: bytes) -> pa.Table:
-    return pa.Table.from_batches(list(columnar.read_json_lines(io.BytesIO(data), SCHEMA)), schema=SCHEMA)
+    return pa.Table.from_batches(list(columnar.read_json_lines(decompressed(io.BytesIO(data)), SCHEMA)), schema=SCHEMA)
 
 
 READERS = pytest.mark.parametrize("read", [per_line, by_columns], ids=["per-line", "columnar"])

@@ -5,14 +5,14 @@ import json
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
-import pytest
 import rfc8785
 
-from chalicelib.datasets.columns import output_schema
+from chalicelib.datasets.columns import output_schema, valid_schema
 from chalicelib.sources.formats import ParsedRecord
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batch
-from chalicelib.transform.stage import record_ids, transform_batch
+from chalicelib.transform.stage import transform_batch
 from chalicelib.validate.judge import Judge
+from chalicelib.validate.stage import valid_rows
 
 RUN = {
     "run_id": "t-0123", "execution_id": "arn:x", "dataset": "transactions", "started_at": "2024-01-01T00:00:00Z",
@@ -22,25 +22,13 @@ RUN = {
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def valid_rows(dataset, records: list[dict]) -> pa.RecordBatch:
+def staged_valid(dataset, records: list[dict]) -> pa.RecordBatch:
     """What validate stages for ``records``, all of them valid."""
     staged = parsed_batch([ParsedRecord(n, n, value=r) for n, r in enumerate(records, 1)],
                           ingested_schema(parse_types(dataset)))
-    valid, rejected = Judge(dataset).judge(staged)
+    kept, rejected = Judge(dataset).judge(staged)
     assert not rejected
-    return valid
-
-
-def test_record_ids_are_sha256_of_the_rfc8785_form():
-    records = [{"b": [1.0, "é"], "a": 1e21}, {}, {"😀": "\u2028"}, {"n": 1}]
-    texts = pa.array([rfc8785.dumps(r).decode() for r in records])
-    expected = [hashlib.sha256(rfc8785.dumps(r)).hexdigest() for r in records]
-    assert record_ids(texts).to_pylist() == expected
-    # a slice of a larger array (an offset into Arrow's buffers) hashes its own rows
-    assert record_ids(texts.slice(1, 2)).to_pylist() == expected[1:3]
-    assert record_ids(pa.array([], pa.string())).to_pylist() == []
-    with pytest.raises(TypeError, match="large_string"):
-        record_ids(texts.cast(pa.large_string()))
+    return valid_rows(kept, valid_schema(dataset))
 
 
 def test_transform_batch_types_derives_and_enriches(registry):
@@ -51,7 +39,7 @@ def test_transform_batch_types_derives_and_enriches(registry):
         {"transaction_id": "t2", "timestamp": "2024-03-15T08:00:00Z", "user_id": "u", "amount": 5.5, "currency": "USD", "merchant": "M"},
     ]
     canonical = [rfc8785.dumps(r).decode() for r in records]
-    table = transform_batch(dataset, schema, valid_rows(dataset, records), RUN, NOW)
+    table = transform_batch(dataset, schema, staged_valid(dataset, records), RUN, NOW)
     assert table.schema == schema
     rows = table.to_pylist()
     assert rows[0]["timestamp"] == datetime(2024, 3, 16, 1, 30, tzinfo=UTC)
@@ -81,5 +69,5 @@ def test_objects_and_arrays_in_records(registry):
     }, {"timestamp_field": "timestamp"})
     schema = output_schema(dataset)
     record = {"timestamp": "2024-01-01T00:00:00Z", "tags": ["a", "b"], "meta": {"k": [1]}, "count": 3}
-    [row] = transform_batch(dataset, schema, valid_rows(dataset, [record]), RUN, NOW).to_pylist()
+    [row] = transform_batch(dataset, schema, staged_valid(dataset, [record]), RUN, NOW).to_pylist()
     assert row["tags"] == ["a", "b"] and json.loads(row["meta"]) == {"k": [1]} and row["count"] == 3

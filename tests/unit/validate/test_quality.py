@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
+from chalicelib.output import output
 from chalicelib.quality.anomalies import MIN_HISTORY
 from tests.seed import put_run
 from tests.unit.validate.test_stage import good, run_validate
@@ -45,7 +46,8 @@ def test_every_run_records_its_quality(world, services):
 def test_a_breached_warn_check_writes_the_data_flags_the_run_and_alerts(world, with_checks):
     services = with_checks([{"check": "max_duplicate_share", "limit": 0, "on_breach": "warn"}])
     state = run_validate(world, services, [json.dumps(good(1))] * 3)
-    assert state["outcome"]["verdict"] == "ACCEPTED"
+    assert state["outcome"]["verdict"] == "ACCEPTED" and alerts(world) == []  # told once the data is written
+    output(state, services)
     [check] = services.runs.get(state["run"]["run_id"])["quality"]["checks"]
     assert check["breached"] and check["value"] == pytest.approx(2 / 3, abs=1e-6)
     [alert] = alerts(world)
@@ -67,6 +69,7 @@ def test_a_run_far_from_its_history_is_flagged_and_alerted(world, services):
                 quality={"valid": 1000 + i, "invalid_share": 0.0, "fields": {"merchant": {"null_share": 0.0}}})
     # WHEN a run of 5 records is validated
     state = run_validate(world, services, [json.dumps({**good(i), "merchant": "m"}) for i in range(5)])
+    output(state, services)
     # THEN its row count is an anomaly, recorded with the reason and alerted
     [anomaly] = services.runs.get(state["run"]["run_id"])["quality"]["anomalies"]
     assert anomaly["metric"] == "rows" and "far below the median" in anomaly["reason"]
@@ -82,14 +85,12 @@ def test_no_anomaly_while_the_history_is_short(world, services):
     assert services.runs.get(state["run"]["run_id"])["quality"]["anomalies"] == [] and alerts(world) == []
 
 
-def test_validate_and_output_add_the_datasets_metrics(world, services):
+def test_the_verdict_and_output_add_the_datasets_metrics(world, services):
     from chalicelib.observability import metrics
-    from chalicelib.output import output
-    from chalicelib.transform import transform
 
     metrics.clear_metrics()
     state = run_validate(world, services, [json.dumps(good(i)) for i in range(4)] + [json.dumps({**good(9), "amount": -1})])
-    output(transform(state, services), services)
+    output(state, services)
     emitted = metrics.serialize_metric_set()
     assert emitted["dataset"] == "transactions" and emitted["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ServerlessEtl"
     assert [emitted[name] for name in ("RecordsIn", "RecordsValid", "RecordsInvalid", "RecordsWritten")] == [[5.0], [4.0], [1.0], [4.0]]

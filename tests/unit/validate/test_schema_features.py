@@ -17,9 +17,10 @@ import pytest
 import rfc8785
 
 from chalicelib.datasets import DatasetRegistry
-from chalicelib.datasets.columns import output_schema, source_fields
+from chalicelib.datasets.columns import output_schema, source_fields, valid_schema
 from chalicelib.transform.stage import transform_batch
 from chalicelib.validate.reasons import record_failures
+from chalicelib.validate.stage import valid_rows
 from tests.unit.validate.pipeline import judged
 
 TIMESTAMP = "2024-03-01T10:00:00Z"
@@ -81,13 +82,15 @@ def test_every_accepted_schema_runs_and_judges_as_the_reference(tmp_path, prop, 
     # AND no valid record is quarantined for want of a column that holds it
     assert not [r for r in rejected if any(reason["rule"] == "storage" for reason in r.reasons)]
     # AND the valid rows transform and write to Parquet
-    table = transform_batch(dataset, output_schema(dataset), one_batch(valid), RUN, datetime.now(UTC))
+    table = transform_batch(dataset, output_schema(dataset), staged_valid(dataset, valid), RUN, datetime.now(UTC))
     pq.write_table(table, io.BytesIO())
     assert table.num_rows == valid.num_rows
 
 
-def one_batch(table: pa.Table) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([column.combine_chunks() for column in table.columns], schema=table.schema)
+def staged_valid(dataset, table: pa.Table) -> pa.RecordBatch:
+    """The judged valid rows as validate stages them for transform."""
+    judged_rows = pa.RecordBatch.from_arrays([column.combine_chunks() for column in table.columns], schema=table.schema)
+    return valid_rows(judged_rows, valid_schema(dataset))
 
 
 def verdicts(dataset, lines, **options) -> dict[int, list]:
@@ -167,7 +170,7 @@ def test_values_without_a_declared_type_are_stored_as_their_json_text(tmp_path):
     records = [{"timestamp": TIMESTAMP, "n": 1.1, "o": {"x": 1}, "any": "text"}, {"timestamp": TIMESTAMP, "n": "one", "o": [1], "any": None}]
     # WHEN they are judged and transformed
     valid, rejected = judged(dataset, [json.dumps(r).encode() for r in records])
-    table = transform_batch(dataset, output_schema(dataset), one_batch(valid), RUN, datetime.now(UTC))
+    table = transform_batch(dataset, output_schema(dataset), staged_valid(dataset, valid), RUN, datetime.now(UTC))
     # THEN no record is quarantined, and each value is stored as its JSON text in a string column
     assert not rejected
     assert table.select(["n", "o", "any"]).to_pylist() == [{"n": "1.1", "o": '{"x": 1}', "any": '"text"'},

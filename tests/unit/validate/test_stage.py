@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.ingest import ingest
-from chalicelib.validate import validate
+from bench.dataplane import run_until_output
 from tests.conftest import put_raw
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:v"
@@ -13,10 +12,10 @@ def good(i: int) -> dict:
     return {"transaction_id": f"t{i}", "timestamp": "2024-01-01T00:00:00Z", "user_id": "u", "amount": i, "currency": "USD"}
 
 
-def run_validate(world, services, lines: list[str]):
+def run_validate(world, services, lines: list[str], **chunking):
+    """Ingest, each chunk's validate and transform, and the verdict on the file of ``lines``."""
     execution_input = put_raw(world, "raw/transactions/t.jsonl", ("\n".join(lines) + "\n").encode())
-    state = ingest(execution_input, execution_id=EXECUTION, started_at="2024-01-01T00:00:00Z", services=services)
-    return validate(state, services)
+    return run_until_output(services, {**execution_input, **chunking}, EXECUTION)
 
 
 def read_quarantine(world, uri: str) -> list[dict]:
