@@ -140,7 +140,7 @@ def _map_run(self: DistributedIterationComponent, env: Environment, eval_input: 
     program = self._get_iteration_program()
     pool = JobPool(job_program=program, job_inputs=[])
     pool._open_jobs[:] = [Job(job_index=index, job_program=program, job_input=item) for index, item in reversed(todo)]
-    pool._jobs_number = len(todo)  # type: ignore[misc]  # set once, before any worker starts
+    pool._jobs_number = len(todo)  # set once, before any worker starts
     limit = record.max_concurrency
     for _ in range(len(todo) if limit == DEFAULT_MAX_CONCURRENCY_VALUE else min(limit, len(todo))):
         self._launch_worker(env=env, eval_input=eval_input, job_pool=pool)
