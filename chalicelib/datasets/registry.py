@@ -220,7 +220,7 @@ def _check_consistency(dataset: Dataset) -> None:
     if ts not in props or arrow_type(props[ts]) != TIMESTAMP or ts not in dataset.schema.get("required", []):
         raise ConfigurationError(
             f"dataset {dataset.name}: timestamp_field {ts!r} must be a required property with format date-time "
-            f'and "type": "string" (it partitions the output by its UTC hour)'
+            f"admitting strings and no other type but null (its column, timestamp[us, UTC], partitions the output by UTC hour)"
         )
     for derived in dataset.derived:
         for ref in (derived["source"], derived.get("key")):
