@@ -34,6 +34,7 @@ DEFAULT_TIMESTAMP_FIELD = "timestamp"
 _OUTPUT_NAMES = frozenset(f.name for f in ENRICHMENT) | frozenset(PARTITION_KEYS)
 _RESERVED = _OUTPUT_NAMES | frozenset(f.name for f in POSITION)
 _NUMERIC = (pa.int64(), pa.float64())
+_COMPOUND = ("array", "object")
 
 
 class UnknownDatasetError(DataError):
@@ -234,7 +235,21 @@ def _check_consistency(dataset: Dataset) -> None:
                 f"dataset {dataset.name}: derived field {derived['name']!r} clashes with a schema property or a column the pipeline adds"
             )
         _check_derived_columns(dataset, derived)
-    dataset.key, dataset.checks  # noqa: B018  (each names the dataset and field it cannot judge)
+    _check_key(dataset)
+    dataset.checks  # noqa: B018  (names the dataset and field it cannot judge)
+
+
+def _check_key(dataset: Dataset) -> None:
+    """The key's duplicates are counted over its column's values: it must hold scalars, not arrays or objects."""
+    key = dataset.key  # a property of the schema, or a ConfigurationError
+    if key is None:
+        return
+    compound = [kind for kind in json_types(dataset.properties[key]) if kind in _COMPOUND]
+    if compound:
+        raise ConfigurationError(
+            f"dataset {dataset.name}: key {key!r} must be a scalar property (string, integer, number, boolean or null "
+            f"by its type or its enum/const members), not {' or '.join(compound)}: the run's profile counts duplicates of its values"
+        )
 
 
 def _check_derived_columns(dataset: Dataset, derived: dict[str, Any]) -> None:
