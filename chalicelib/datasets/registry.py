@@ -171,12 +171,17 @@ def _load_spec(path: Path) -> dict[str, Any]:
 
 
 def _check_storable(dataset: Dataset) -> None:
-    """Each record must be an object, and no property may take a name the output gives another column."""
+    """Each record must be an object, and each property needs a name of its own: not empty, not one the output gives another column."""
     if json_types(dataset.schema) != ["object"]:
         raise ConfigurationError(
             f'dataset {dataset.name}: the schema must say "type": "object" (each record is stored as one row)'
         )
     for name in dataset.properties:
+        if not name:
+            raise ConfigurationError(
+                f"dataset {dataset.name}: property '': a column needs a name (a Glue table's column, "
+                f"a field of the run's quality profile)"
+            )
         if name in _RESERVED:
             raise ConfigurationError(
                 f"dataset {dataset.name}: property {name!r}: the name is reserved for a column the pipeline adds "

@@ -77,6 +77,7 @@ def with_props(**props):
         (with_props(line={"type": "integer"}), None, r"dataset bad: property 'line': the name is reserved"),
         (with_props(record_id={"type": "string"}), None, r"property 'record_id': the name is reserved"),
         (with_props(year={"type": "integer"}), None, r"property 'year': the name is reserved"),
+        (with_props(**{"": {"type": "integer"}}), None, r"dataset bad: property '': a column needs a name"),
         (with_props(p={"$ref": "#/$defs/missing"}), None, r"dataset bad: property 'p': \$ref '#/\$defs/missing' does not resolve"),
         (with_props(p={"items": {"$ref": "https://example.com/x.json"}}), None, r"property 'p': \$ref 'https://example.com/x.json' does not"),
         ({**with_props(), "allOf": [{"$ref": "#nowhere"}]}, None, r"dataset bad: schema: \$ref '#nowhere' does not resolve"),
