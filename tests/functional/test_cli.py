@@ -59,9 +59,13 @@ def test_permanent_fault_exits_4_with_the_error_on_the_run(capsys, tmp_path):
 
 
 def test_human_summary(capsys, tmp_path):
-    assert main(["run", str(SAMPLES / "transactions.jsonl"), "--out", str(tmp_path), "--fail", "validate"]) == EXIT_SUCCEEDED
-    out = capsys.readouterr().out
-    assert out.startswith("SUCCEEDED transactions-") and "Validate (x2, waits 2.0s)" in out and "24 written" in out
+    files = [str(SAMPLES / name) for name in ("transactions.jsonl", "transactions_with_errors.csv")]
+    assert main(["run", *files, "--out", str(tmp_path), "--fail", "validate"]) == EXIT_SUCCEEDED
+    clean, flawed = capsys.readouterr().out.split("\nSUCCEEDED ")
+    assert clean.startswith("SUCCEEDED transactions-") and "Validate (x2, waits 2.0s)" in clean and "24 written" in clean
+    assert "  quality: 0% invalid, 0% duplicate transaction_id, freshness " in clean and "0 of 3 checks breached" in clean
+    assert "  quality: 6.7% invalid (minimum 1, pattern 1)" in flawed
+    assert "  breached (warn): max_null_share(merchant) is 0.178571, limit 0.175" in flawed
 
 
 @pytest.mark.parametrize(
