@@ -31,6 +31,8 @@ def test_a_column_is_nullable_unless_its_property_is_required_and_admits_no_null
 def test_a_null_timestamp_is_stored_in_the_null_partition_and_profiled(tmp_path, world, services):
     # GIVEN a dataset whose required timestamp may be null, as jsonschema allows
     (tmp_path / "readings.schema.json").write_text(json.dumps(NULLABLE))
+    (tmp_path / "readings.transform.json").write_text(json.dumps(
+        {"timestamp_field": "timestamp", "derived": [{"name": "reading_date", "kind": "date", "source": "timestamp"}]}))
     services = dataclasses.replace(services, datasets=DatasetRegistry(tmp_path))
     records = [{"timestamp": None, "n": None}, {"timestamp": "2024-03-15T08:15:00Z", "n": 1}]
     body = "".join(json.dumps(record) + "\n" for record in records).encode()
@@ -43,7 +45,8 @@ def test_a_null_timestamp_is_stored_in_the_null_partition_and_profiled(tmp_path,
     assert [key.split("/")[2:6] for key in keys] == [
         ["year=2024", "month=03", "day=15", "hour=08"], [f"{p}={NULL_PARTITION}" for p in ("year", "month", "day", "hour")]]
     body = world.client("s3").get_object(Bucket=world.names.processed_bucket, Key=keys[1])["Body"].read()
-    assert pq.read_table(pa.BufferReader(body)).select(["timestamp", "n"]).to_pylist() == [{"timestamp": None, "n": None}]
+    assert pq.read_table(pa.BufferReader(body)).select(["timestamp", "n", "reading_date"]).to_pylist() == [
+        {"timestamp": None, "n": None, "reading_date": None}]
     # AND the run's profile counts the null and dates its freshness from the newest time
     quality = services.runs.get(state["run"]["run_id"])["quality"]
     assert quality["fields"]["timestamp"]["null_share"] == 0.5 and quality["newest_event"] == "2024-03-15T08:15:00.000Z"
