@@ -3,10 +3,13 @@ per dataset; X-Ray traces of each invocation and its AWS calls (off outside Lamb
 
 Metrics go out as CloudWatch embedded metric format in the function's log
 (no PutMetricData call), namespace :data:`METRICS_NAMESPACE`, dimension ``dataset``;
-the handlers that emit them flush them when they return.
+the handlers that emit them flush them when they return, unless metrics are switched
+off (``POWERTOOLS_METRICS_DISABLED``, as ``etl run`` does): then nothing was kept, and
+a flush would only warn that there was nothing to publish.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -33,11 +36,23 @@ State = TypeVar("State", bound=Mapping[str, Any])
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
+def flushing_metrics(handler: Handler) -> Handler:
+    """``handler``, whose metrics are printed (EMF) when it returns or raises, if metrics are switched on."""
+    @functools.wraps(handler)
+    def flushing(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            if not is_metrics_disabled():
+                metrics.flush_metrics()
+    return cast(Handler, flushing)
+
+
 def instrumented(*, emits_metrics: bool = False) -> Callable[[Handler], Handler]:
     """A Lambda handler with its invocation's logs (keys cleared each time), its X-Ray trace and, if it emits
     any, its metrics flushed when it returns."""
     def wrap(handler: Handler) -> Handler:
-        inner = metrics.log_metrics(handler) if emits_metrics else handler
+        inner = flushing_metrics(handler) if emits_metrics else handler
         return cast(Handler, logger.inject_lambda_context(clear_state=True)(tracer.capture_lambda_handler(inner)))
     return wrap
 

@@ -253,6 +253,7 @@ def _summary(report: dict) -> str:
         f"  records: {report['records_in']} in, {report['records_valid']} valid, {report['records_invalid']} quarantined, "
         f"{report['records_written']} written",
         *views.outcome_lines(report["reason"], report["failed_state"], report["error"]),
+        *views.quality_lines(report["quality"]),
     ]
     path = " -> ".join(
         s["name"] + (f" (x{s['attempts']}, waits {'/'.join(f'{w:.1f}s' for w in s['retry_waits_seconds'])})" if s["attempts"] > 1 else "")

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.quality.checks import described
+
+TOP_RULES_SHOWN = 3
+_AGE_UNITS = (("d", 86400), ("h", 3600), ("min", 60))
+
 
 def _counts(run: dict[str, Any]) -> str:
     shown = {name: "-" if count is None else count for name, count in run["counts"].items()}
@@ -28,6 +33,36 @@ def output_lines(outputs: list[str], quarantine: str | None, dead_letters: Any) 
     return lines
 
 
+def _age(seconds: float) -> str:
+    """``seconds`` in the largest unit that keeps it at 2 or more: ``540 d``, ``3 h``, ``45 s``."""
+    for unit, size in _AGE_UNITS:
+        if abs(seconds) >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _share(share: float) -> str:
+    return f"{share:.1%}".replace(".0%", "%")
+
+
+def quality_lines(quality: dict[str, Any] | None) -> list[str]:
+    """A run's quality in a line, then a line per breached check and per anomaly (nothing without a profile)."""
+    if not quality:
+        return []
+    rules = ", ".join(f"{r['rule']} {r['records']}" for r in quality["top_rules"][:TOP_RULES_SHOWN])
+    figures = [f"{_share(quality['invalid_share'])} invalid" + (f" ({rules})" if rules else "")]
+    if quality["duplicate_share"] is not None:
+        figures.append(f"{_share(quality['duplicate_share'])} duplicate {quality['key']}")
+    if quality["freshness_seconds"] is not None:
+        figures.append(f"freshness {_age(quality['freshness_seconds'])}")
+    breached = [check for check in quality["checks"] if check["breached"]]
+    figures.append(f"{len(breached)} of {len(quality['checks'])} checks breached" if quality["checks"] else "no checks")
+    figures.append(f"{len(quality['anomalies']) or 'no'} anomal{'y' if len(quality['anomalies']) == 1 else 'ies'}")
+    return ([f"  quality: {', '.join(figures)}"]
+            + [f"  breached ({check['on_breach']}): {described(check)}" for check in breached]
+            + [f"  anomaly: {anomaly['reason']}" for anomaly in quality["anomalies"]])
+
+
 def run_lines(run: dict[str, Any]) -> list[str]:
     source = run["source"]
     lines = [
@@ -41,6 +76,7 @@ def run_lines(run: dict[str, Any]) -> list[str]:
     if run["redrive_count"]:
         lines.append(f"  redriven: {run['redrive_count']} time(s)")
     lines += outcome_lines(run["reason"], run["failed_state"], run["error"])
+    lines += quality_lines(run.get("quality"))
     return lines + output_lines(run.get("outputs", {}).get("files", []), run["quarantine"], ", ".join(run["dlq_message_ids"]))
 
 

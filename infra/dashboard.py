@@ -2,9 +2,10 @@
 
 The functions emit their figures as EMF metrics (``chalicelib.observability``:
 namespace ``ServerlessEtl``, dimensions ``dataset`` and ``service``); the state
-machine's own metrics come from ``AWS/States``.  One row of graphs per dataset
-(records in, valid, invalid and written; checks breached and anomalies), one row
-for the executions.  A breached check or an anomaly of any dataset alarms to the
+machine's own metrics come from ``AWS/States``.  One row for the executions, then
+two rows of graphs per dataset: records in, valid, invalid and written beside checks
+breached, anomalies and runs rejected or superseded; seconds from a run's start to
+its output (average and maximum) beside the bytes of the source files read.  A breached check or an anomaly of any dataset alarms to the
 alerts topic, as its run's warning did.
 """
 from __future__ import annotations
@@ -21,26 +22,40 @@ from infra.permissions import ref
 RECORD_METRICS = ("RecordsIn", "RecordsValid", "RecordsInvalid", "RecordsWritten")
 QUALITY_METRICS = {"ChecksBreached": "a declared data-quality check was breached (warn: data written; reject: run rejected)",
                    "Anomalies": "a run's rows, invalid share or null shares were far from its recent runs"}
+OUTCOME_METRICS = ("RunsRejected", "RunsSuperseded")
+DURATION_METRIC, SIZE_METRIC = "SecondsToOutput", "SourceBytes"
 EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
 _WIDTH, _HEIGHT = 12, 6
 
 
-def _metric(name: str, dataset: str) -> list[str]:
-    return [METRICS_NAMESPACE, name, "dataset", dataset, "service", SERVICE]
+def _metric(name: str, dataset: str, **rendering: str) -> list[Any]:
+    """A graphed metric of ``dataset``; ``rendering`` (e.g. ``stat``, ``label``) overrides the graph's defaults."""
+    return [METRICS_NAMESPACE, name, "dataset", dataset, "service", SERVICE, *([rendering] if rendering else [])]
 
 
-def _graph(title: str, metrics: list[list[Any]], x: int, y: int) -> dict[str, Any]:
+def _graph(title: str, metrics: list[list[Any]], x: int, y: int, *, stat: str = "Sum") -> dict[str, Any]:
     return {"type": "metric", "x": x, "y": y, "width": _WIDTH, "height": _HEIGHT, "properties": {
-        "title": title, "view": "timeSeries", "stat": "Sum", "period": 300, "region": "${AWS::Region}", "metrics": metrics}}
+        "title": title, "view": "timeSeries", "stat": stat, "period": 300, "region": "${AWS::Region}", "metrics": metrics}}
+
+
+def _dataset_graphs(dataset: str, y: int) -> list[dict[str, Any]]:
+    """Two rows of graphs of one dataset, from ``y`` down."""
+    duration = [_metric(DURATION_METRIC, dataset, stat=stat, label=stat.lower()) for stat in ("Average", "Maximum")]
+    return [
+        _graph(f"{dataset}: records", [_metric(name, dataset) for name in RECORD_METRICS], 0, y),
+        _graph(f"{dataset}: quality and outcomes", [_metric(name, dataset) for name in (*QUALITY_METRICS, *OUTCOME_METRICS)],
+               _WIDTH, y),
+        _graph(f"{dataset}: seconds to output", duration, 0, y + _HEIGHT, stat="Average"),
+        _graph(f"{dataset}: source bytes", [_metric(SIZE_METRIC, dataset)], _WIDTH, y + _HEIGHT),
+    ]
 
 
 def dashboard_body(datasets: list[str]) -> str:
     """The dashboard's JSON, with ``${AWS::Region}`` and ``${StateMachine}`` left for ``Fn::Sub``."""
     executions = [["AWS/States", name, "StateMachineArn", "${StateMachine}"] for name in EXECUTION_METRICS]
     widgets = [_graph("Executions", executions, 0, 0)]
-    for row, dataset in enumerate(datasets, start=1):
-        widgets.append(_graph(f"{dataset}: records", [_metric(name, dataset) for name in RECORD_METRICS], 0, row * _HEIGHT))
-        widgets.append(_graph(f"{dataset}: quality", [_metric(name, dataset) for name in QUALITY_METRICS], _WIDTH, row * _HEIGHT))
+    for number, dataset in enumerate(datasets):
+        widgets += _dataset_graphs(dataset, _HEIGHT + number * 2 * _HEIGHT)
     return json.dumps({"widgets": widgets}, separators=(",", ":"))
 
 

@@ -22,6 +22,9 @@ no ``type``/``enum``/``const``, ``true``,
 ``false``, arrays of other items
 =========================================  ==========================================
 
+A column is nullable unless its property is required and admits no ``null``
+(a required ``"type": ["string", "null"]`` date-time holds nulls).
+
 So every value a property's schema admits has a column that holds it, except
 numbers no 64-bit column can hold and date-times outside years 1 to 9999 in
 UTC, which validation quarantines (rule ``storage``).
@@ -155,9 +158,16 @@ def python_column(field: pa.Field, json_text: bool, records: list[dict[str, Any]
     return pa.array([storable_value(field, json_text, record.get(field.name)) for record in records], field.type)
 
 
+def admits_null(subschema: Any, required: bool) -> bool:
+    """Whether a property's column may hold nulls: the member may be absent, or its schema admits ``null``."""
+    return not required or "null" in json_types(subschema)
+
+
 def source_fields(dataset: Dataset) -> list[pa.Field]:
+    """One column per property, in schema order, nullable where a valid record may lack a value for it."""
     required = set(dataset.schema.get("required", []))
-    return [pa.field(name, arrow_type(prop), nullable=name not in required) for name, prop in dataset.properties.items()]
+    return [pa.field(name, arrow_type(prop), nullable=admits_null(prop, name in required))
+            for name, prop in dataset.properties.items()]
 
 
 def valid_schema(dataset: Dataset) -> pa.Schema:

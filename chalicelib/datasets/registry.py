@@ -34,6 +34,7 @@ DEFAULT_TIMESTAMP_FIELD = "timestamp"
 _OUTPUT_NAMES = frozenset(f.name for f in ENRICHMENT) | frozenset(PARTITION_KEYS)
 _RESERVED = _OUTPUT_NAMES | frozenset(f.name for f in POSITION)
 _NUMERIC = (pa.int64(), pa.float64())
+_COMPOUND = ("array", "object")
 
 
 class UnknownDatasetError(DataError):
@@ -176,12 +177,17 @@ def _load_spec(path: Path) -> dict[str, Any]:
 
 
 def _check_storable(dataset: Dataset) -> None:
-    """Each record must be an object, and no property may take a name the output gives another column."""
+    """Each record must be an object, and each property needs a name of its own: not empty, not one the output gives another column."""
     if json_types(dataset.schema) != ["object"]:
         raise ConfigurationError(
             f'dataset {dataset.name}: the schema must say "type": "object" (each record is stored as one row)'
         )
     for name in dataset.properties:
+        if not name:
+            raise ConfigurationError(
+                f"dataset {dataset.name}: property '': a column needs a name (a Glue table's column, "
+                f"a field of the run's quality profile)"
+            )
         if name in _RESERVED:
             raise ConfigurationError(
                 f"dataset {dataset.name}: property {name!r}: the name is reserved for a column the pipeline adds "
@@ -226,7 +232,7 @@ def _check_consistency(dataset: Dataset) -> None:
     if ts not in props or arrow_type(props[ts]) != TIMESTAMP or ts not in dataset.schema.get("required", []):
         raise ConfigurationError(
             f"dataset {dataset.name}: timestamp_field {ts!r} must be a required property with format date-time "
-            f'and "type": "string" (it partitions the output by its UTC hour)'
+            f"admitting strings and no other type but null (its column, timestamp[us, UTC], partitions the output by UTC hour)"
         )
     for derived in dataset.derived:
         for ref in (derived["source"], derived.get("key")):
@@ -240,7 +246,21 @@ def _check_consistency(dataset: Dataset) -> None:
                 f"dataset {dataset.name}: derived field {derived['name']!r} clashes with a schema property or a column the pipeline adds"
             )
         _check_derived_columns(dataset, derived)
-    dataset.key, dataset.checks  # noqa: B018  (each names the dataset and field it cannot judge)
+    _check_key(dataset)
+    dataset.checks  # noqa: B018  (names the dataset and field it cannot judge)
+
+
+def _check_key(dataset: Dataset) -> None:
+    """The key's duplicates are counted over its column's values: it must hold scalars, not arrays or objects."""
+    key = dataset.key  # a property of the schema, or a ConfigurationError
+    if key is None:
+        return
+    compound = [kind for kind in json_types(dataset.properties[key]) if kind in _COMPOUND]
+    if compound:
+        raise ConfigurationError(
+            f"dataset {dataset.name}: key {key!r} must be a scalar property (string, integer, number, boolean or null "
+            f"by its type or its enum/const members), not {' or '.join(compound)}: the run's profile counts duplicates of its values"
+        )
 
 
 def _check_derived_columns(dataset: Dataset, derived: dict[str, Any]) -> None:

@@ -27,5 +27,5 @@ def assess(checks: list[Check], profile: QualityProfile, history: list[QualityPr
     results = judge(checks, profile)
     found = anomalies(profile, history)
     quality = Quality(**profile, checks=results, anomalies=found)
-    return Assessment(quality, rejection(checks, results),
-                      [*warnings(checks, results), *(f"anomaly: {anomaly['reason']}" for anomaly in found)])
+    return Assessment(quality, rejection(results),
+                      [*warnings(results), *(f"anomaly: {anomaly['reason']}" for anomaly in found)])

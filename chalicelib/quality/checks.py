@@ -52,10 +52,6 @@ class Check:
         return CheckResult(check=self.check, field=self.field, limit=self.limit, value=value, on_breach=self.on_breach,
                            breached=breached)
 
-    def describe(self, result: CheckResult) -> str:
-        what = f"{self.check}({self.field})" if self.field else self.check
-        return f"{what} is {result['value']:g}, limit {self.limit:g}"
-
 
 def declared_key(dataset: str, spec: dict[str, Any], properties: dict[str, Any]) -> str | None:
     """The field that identifies a record (``key``), checked against the schema's properties."""
@@ -89,13 +85,17 @@ def judge(checks: list[Check], profile: QualityProfile) -> list[CheckResult]:
     return [check.judge(profile) for check in checks]
 
 
-def rejection(checks: list[Check], results: list[CheckResult]) -> str | None:
+def described(result: CheckResult) -> str:
+    """A judged check in a few words: ``max_null_share(merchant) is 0.5, limit 0.1``."""
+    what = f"{result['check']}({result['field']})" if result["field"] else result["check"]
+    return f"{what} is {result['value']:g}, limit {result['limit']:g}"
+
+
+def rejection(results: list[CheckResult]) -> str | None:
     """Why the checks reject the run, or ``None``."""
-    breached = [check.describe(result) for check, result in zip(checks, results, strict=True)
-                if result["breached"] and result["on_breach"] == "reject"]
+    breached = [described(result) for result in results if result["breached"] and result["on_breach"] == "reject"]
     return f"data quality checks breached: {'; '.join(breached)}" if breached else None
 
 
-def warnings(checks: list[Check], results: list[CheckResult]) -> list[str]:
-    return [check.describe(result) for check, result in zip(checks, results, strict=True)
-            if result["breached"] and result["on_breach"] == "warn"]
+def warnings(results: list[CheckResult]) -> list[str]:
+    return [described(result) for result in results if result["breached"] and result["on_breach"] == "warn"]

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
 
 from etl_local.cli import EXIT_FAILED, EXIT_REJECTED, EXIT_SUCCEEDED, EXIT_USAGE, build_parser, main
+from infra.chalice_project import PROJECT_ROOT
 from tests.conftest import SAMPLES
 
 REQUIRED_FIELDS = {"run_id", "status", "dataset", "records_in", "records_valid", "records_invalid", "outputs",
@@ -59,9 +62,21 @@ def test_permanent_fault_exits_4_with_the_error_on_the_run(capsys, tmp_path):
 
 
 def test_human_summary(capsys, tmp_path):
-    assert main(["run", str(SAMPLES / "transactions.jsonl"), "--out", str(tmp_path), "--fail", "validate"]) == EXIT_SUCCEEDED
-    out = capsys.readouterr().out
-    assert out.startswith("SUCCEEDED transactions-") and "Validate (x2, waits 2.0s)" in out and "24 written" in out
+    files = [str(SAMPLES / name) for name in ("transactions.jsonl", "transactions_with_errors.csv")]
+    assert main(["run", *files, "--out", str(tmp_path), "--fail", "validate"]) == EXIT_SUCCEEDED
+    clean, flawed = capsys.readouterr().out.split("\nSUCCEEDED ")
+    assert clean.startswith("SUCCEEDED transactions-") and "Validate (x2, waits 2.0s)" in clean and "24 written" in clean
+    assert "  quality: 0% invalid, 0% duplicate transaction_id, freshness " in clean and "0 of 3 checks breached" in clean
+    assert "  quality: 6.7% invalid (minimum 1, pattern 1)" in flawed
+    assert "  breached (warn): max_null_share(merchant) is 0.178571, limit 0.175" in flawed
+
+
+def test_a_run_prints_no_warning_about_switched_off_metrics(tmp_path):
+    # `etl run` as a user starts it: a process of its own, whose stderr is the terminal's
+    command = [sys.executable, "-m", "etl_local.cli", "run", str(SAMPLES / "transactions.jsonl"), "--out", str(tmp_path)]
+    finished = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == EXIT_SUCCEEDED and finished.stdout.startswith("SUCCEEDED transactions-")
+    assert "No application metrics to publish" not in finished.stderr
 
 
 @pytest.mark.parametrize(

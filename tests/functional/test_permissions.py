@@ -97,7 +97,7 @@ def granting(function: str, action: str, resource: str, values: dict[str, str]):
 # ListBucket (makes a missing key answer 404), multipart aborts (on failed large uploads), and the
 # presigned PUT the API hands out (the uploader's request runs with the API role's permission), and
 # the failure handler's on-failure destination (Lambda sends there with the function's role, not its code),
-# and X-Ray tracing (the Lambda runtime sends the segments, locally off).
+# and X-Ray tracing (the Lambda runtime sends the segments, locally off: tests/unit/infra/test_tracing.py holds those grants).
 NOT_OBSERVABLE = {"kms:Decrypt", "kms:GenerateDataKey", "s3:ListBucket", "s3:AbortMultipartUpload",
                   "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 NOT_OBSERVABLE_FOR = {("api_handler", "s3:PutObject"), ("on_execution_failed", "sqs:SendMessage")}

@@ -77,6 +77,7 @@ def with_props(**props):
         (with_props(line={"type": "integer"}), None, r"dataset bad: property 'line': the name is reserved"),
         (with_props(record_id={"type": "string"}), None, r"property 'record_id': the name is reserved"),
         (with_props(year={"type": "integer"}), None, r"property 'year': the name is reserved"),
+        (with_props(**{"": {"type": "integer"}}), None, r"dataset bad: property '': a column needs a name"),
         (with_props(p={"$ref": "#/$defs/missing"}), None, r"dataset bad: property 'p': \$ref '#/\$defs/missing' does not resolve"),
         (with_props(p={"items": {"$ref": "https://example.com/x.json"}}), None, r"property 'p': \$ref 'https://example.com/x.json' does not"),
         ({**with_props(), "allOf": [{"$ref": "#nowhere"}]}, None, r"dataset bad: schema: \$ref '#nowhere' does not resolve"),
@@ -94,6 +95,10 @@ def with_props(**props):
          r"derived field 'o': its key, property 'k', must be \"type\": \"string\""),
         (with_props(n={"type": "number"}), {"timestamp_field": "ts", "derived": [{"name": "run_id", "kind": "flag", "source": "n", "above": 1}]},
          "clashes with a schema property or a column the pipeline adds"),
+        (with_props(tags={"type": "array", "items": {"type": "string"}}), {"timestamp_field": "ts", "key": "tags"},
+         r"dataset bad: key 'tags' must be a scalar property .*, not array"),
+        (with_props(o={"type": ["object", "null"]}), {"timestamp_field": "ts", "key": "o"}, r"key 'o' must be a scalar property .*, not object"),
+        (with_props(any={"minLength": 1}), {"timestamp_field": "ts", "key": "any"}, r"key 'any' must be a scalar .*, not array or object"),
     ],
 )
 def test_schemas_the_pipeline_cannot_run_are_refused_naming_dataset_and_property(tmp_path, schema, spec, message):
@@ -108,3 +113,9 @@ def test_references_resolve_within_the_schema_to_meta_schemas_and_under_nested_i
         anchored={"$ref": "#small"}, pointer={"$ref": "#/properties/ts"}), "$defs": {"small": {"$anchor": "small", "maximum": 5}}}
     dataset = write(tmp_path, "refs", schema, {"timestamp_field": "ts"}).get("refs")
     assert set(dataset.properties) == {"ts", "meta", "nested", "anchored", "pointer"}
+
+
+@pytest.mark.parametrize("key", [{"type": "string"}, {"type": ["integer", "null"]}, {"type": ["string", "number"]}, {"enum": ["a", 1, None]}])
+def test_a_key_of_scalars_is_accepted(tmp_path, key):
+    dataset = write(tmp_path, "keyed", with_props(k=key), {"timestamp_field": "ts", "key": "k"}).get("keyed")
+    assert dataset.key == "k"

@@ -29,8 +29,8 @@ def test_each_check_reads_its_figure(check, breached):
 def test_warn_and_reject_breaches_say_what_they_do():
     checks = [Check("min_rows", 100, "reject"), Check("max_null_share", 0.1, "warn", "merchant"), Check("max_rows", 1000, "reject")]
     results = judge(checks, PROFILE)  # type: ignore[arg-type]
-    assert rejection(checks, results) == "data quality checks breached: min_rows is 8, limit 100"
-    assert warnings(checks, results) == ["max_null_share(merchant) is 0.5, limit 0.1"]
+    assert rejection(results) == "data quality checks breached: min_rows is 8, limit 100"
+    assert warnings(results) == ["max_null_share(merchant) is 0.5, limit 0.1"]
 
 
 def write(tmp_path, spec) -> DatasetRegistry:
