@@ -61,7 +61,7 @@ ENRICHMENT = [
 # Staged beside the properties of each valid record (chalicelib/validate/judge.py).
 POSITION = [pa.field("record_number", pa.int64(), nullable=False), pa.field("line", pa.int64()),
             pa.field("record", pa.string(), nullable=False)]
-# The hive partition keys of processed/ (chalicelib/output/partitions.py), also the Glue tables' partition keys.
+# The hive partition keys of processed/ (chalicelib/transform/partitions.py), also the Glue tables' partition keys.
 PARTITION_KEYS = ("year", "month", "day", "hour")
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 _PY_TO_JSON = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object",

@@ -7,11 +7,11 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.dataplane import run_stages
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.datasets.columns import source_fields
-from chalicelib.output.partitions import NULL_PARTITION
+from chalicelib.transform.partitions import NULL_PARTITION
 from tests.conftest import put_raw
-from tests.dataplane import run_stages
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:etl:nullable"
 NULLABLE = {"type": "object", "required": ["timestamp", "n"], "properties": {

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 
+from bench.dataplane import run_stages
 from chalicelib.observability import METRICS_NAMESPACE, SERVICE, metrics
 from infra import permissions
 from infra.dashboard import QUALITY_METRICS, RECORD_METRICS, dashboard, dashboard_body
 from infra.template import merge_template
 from tests.conftest import SAMPLES, put_raw
-from tests.dataplane import run_stages
 
 
 def test_the_dashboard_graphs_each_datasets_records_quality_duration_and_size_and_the_executions():
