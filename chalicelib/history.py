@@ -6,9 +6,16 @@ events ``GetExecutionHistory`` returns, on AWS and on moto alike.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.run_record import MAX_CAUSE_CHARS
+from chalicelib.times import utc_timestamp
+
+if TYPE_CHECKING:
+    from chalicelib.storage.executions import ExecutionStore
 
 
 @dataclass
@@ -45,6 +52,8 @@ class StateVisit:
     cause: str | None = None
     failed_at: int | None = None  # id of the event in which this state's own task last failed
     redriven: bool = False  # the execution was redriven after this visit: a later visit resumed its work
+    map_runs: list[str] = field(default_factory=list)  # of a Distributed Map: the ARNs of its Map Runs
+    chunks: list[ChildRun] | None = None  # of a Distributed Map: its child executions (see attach_children)
 
     @property
     def failed_itself(self) -> bool:
@@ -56,16 +65,48 @@ class StateVisit:
         return None if self.exited is None else (self.exited - self.entered).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
-            "entered": self.entered.isoformat(),
-            "exited": self.exited.isoformat() if self.exited else None,
+            "entered": utc_timestamp(self.entered),
+            "exited": utc_timestamp(self.exited) if self.exited else None,
             "duration_seconds": self.duration_seconds,
             "attempts": len(self.attempts),
             "retry_waits_seconds": [a.wait_before_seconds for a in self.attempts[1:]],
             "error": self.error,
             "cause": self.cause,
+        }
+        if self.chunks is not None:
+            shown["chunks"] = [chunk.to_dict() for chunk in self.chunks]
+        return shown
+
+
+@dataclass
+class ChildRun:
+    """One child workflow execution of a Distributed Map: one chunk's run through the Map's states.
+
+    ``states`` is its timeline, when it was read (``None`` otherwise: see :func:`attach_children`).
+    """
+
+    execution_arn: str
+    status: str
+    started: datetime
+    stopped: datetime | None = None
+    index: int | None = None
+    error: str | None = None
+    cause: str | None = None
+    states: list[StateVisit] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "status": self.status,
+            "execution_arn": self.execution_arn,
+            "started": utc_timestamp(self.started),
+            "stopped": utc_timestamp(self.stopped) if self.stopped else None,
+            "error": self.error,
+            "cause": self.cause,
+            "states": None if self.states is None else [visit.to_dict() for visit in self.states],
         }
 
 
@@ -97,6 +138,8 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
             name = _details(event).get("name")
             visit = next((v for v in reversed(visits) if v.name == name and v.exited is None), visit)
         owner[event["id"]] = visit
+        if kind == "MapRunStarted" and visit is not None:
+            visit.map_runs.append(_details(event)["mapRunArn"])
         if kind == "ExecutionRedriven":
             for earlier in visits:
                 earlier.redriven = earlier.redriven or earlier.exited is None
@@ -128,6 +171,66 @@ def timeline(events: list[dict[str, Any]]) -> list[StateVisit]:
         if visit.exited is not None:
             visit.error = visit.cause = None  # a retried-then-successful state did not fail
     return visits
+
+
+def child_run(summary: dict[str, Any], events: list[dict[str, Any]] | None) -> ChildRun:
+    """A child execution from its ``ListExecutions`` entry and, when read, its history (which says its chunk)."""
+    child = ChildRun(execution_arn=summary["executionArn"], status=summary["status"], started=summary["startDate"],
+                     stopped=summary.get("stopDate"))
+    if events is not None:
+        child.states = timeline(events)
+        child.error, child.cause = execution_failure(events)
+        started = next((e for e in events if e["type"] == "ExecutionStarted"), None)
+        if started is not None:
+            item = json.loads(_details(started).get("input") or "{}")
+            child.index = (item.get("chunk") or {}).get("index") if isinstance(item, dict) else None
+    return child
+
+
+DETAILED_CHUNKS = 20  # chunks whose timelines are read in full when a Map has no more; beyond, only the unsuccessful ones
+
+
+def attach_children(visits: list[StateVisit], executions: ExecutionStore, detailed: int = DETAILED_CHUNKS) -> None:
+    """Give each Distributed Map visit its child executions, in chunk order.
+
+    When the Map has at most ``detailed`` children, each one's timeline is read (a
+    history call each); beyond, every child is listed and only those that did not
+    succeed are read in full, so a run of a thousand chunks costs a listing and the
+    histories of its failures.
+    """
+    for visit in visits:
+        if not visit.map_runs:
+            continue
+        # a Map Run redriven keeps its ARN on AWS; were there several, a child of a later one supersedes nothing
+        listed = {child["executionArn"]: child for run in visit.map_runs for child in executions.children(run)}
+        read_all = len(listed) <= detailed
+        visit.chunks = sorted(
+            (child_run(child, executions.history(arn) if read_all or child["status"] != "SUCCEEDED" else None)
+             for arn, child in listed.items()),
+            key=lambda child: (child.index is None, child.index or 0, child.started))
+
+
+def chunk_failures(visit: StateVisit) -> str | None:
+    """What failed in a Distributed Map whose children were attached: the first failed chunk, its state and error."""
+    failed = [child for child in visit.chunks or [] if child.status != "SUCCEEDED"]
+    if not failed:
+        return None
+    first = failed[0]
+    where = next((v.name for v in reversed(first.states or []) if v.error is not None), None)
+    chunk = f"chunk {first.index}" if first.index is not None else "a chunk"
+    return (f"{len(failed)} of {len(visit.chunks or [])} chunks did not succeed (a redrive reruns only those); "
+            f"{chunk} {first.status.lower()}{f' at {where}' if where else ''}: {first.error}: {error_message(first.cause or '')}")
+
+
+def error_message(cause: str) -> str:
+    """Lambda failures carry a JSON cause; show its message."""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause[:MAX_CAUSE_CHARS]
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])[:MAX_CAUSE_CHARS]
+    return cause[:MAX_CAUSE_CHARS]
 
 
 def execution_failure(events: list[dict[str, Any]]) -> tuple[str | None, str | None]:

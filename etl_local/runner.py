@@ -11,7 +11,7 @@ from typing import Any
 from chalicelib import run_record as r
 from chalicelib.control.reconcile import reconciled
 from chalicelib.datasets import DatasetRegistry
-from chalicelib.history import timeline
+from chalicelib.history import StateVisit, attach_children, timeline
 from chalicelib.identity import run_id_for
 from chalicelib.keys import raw_key
 from chalicelib.run_record import TERMINAL_STATUSES, run_view
@@ -135,11 +135,17 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
         failed_state=run["failed_state"],
         error=run["error"],
         cause=run["cause"],
-        states=[visit.to_dict() for visit in timeline(events)],
+        states=[visit.to_dict() for visit in _timeline(world, events)],
         alerts=_alerts(world),
         quality=run["quality"],
         chunks=run["chunks"] or 0,
     )
+
+
+def _timeline(world: LocalAws, events: list[dict[str, Any]]) -> list[StateVisit]:
+    visits = timeline(events)
+    attach_children(visits, world.services().executions)
+    return visits
 
 
 def _download(world: LocalAws, uri: str | None, out_dir: Path) -> str | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.config import Settings
+from chalicelib.steps import INGEST
 from infra import permissions as p
 from infra.chalice_project import function_config
 from infra.definition import objects_in
@@ -29,12 +31,19 @@ def reserved_concurrency(stage: str, function: str) -> int | None:
     return function_config(stage, function).reserved_concurrency
 
 
+def chunk_concurrency(stage: str) -> int:
+    """How many chunks of one run the stage's Map processes at once: what its ``MaxConcurrencyPath`` reads
+    (Ingest passes its ``CHUNK_CONCURRENCY`` setting on)."""
+    environment = function_config(stage, INGEST.function).environment_variables
+    return Settings.from_environment({"RAW_BUCKET": "-", "PROCESSED_BUCKET": "-", "RUNS_TABLE": "-", **environment}).chunk_concurrency
+
+
 def _maps(node: Any) -> list[dict[str, Any]]:
     return [state for state in objects_in(node) if state.get("Type") == "Map"]
 
 
 def check_map_concurrency(definition: str, substitutions: dict[str, Any], stage: str) -> None:
-    """Check every Map state's ``MaxConcurrency`` against the reserved concurrency of the functions it invokes.
+    """Check every Map state's concurrency against the reserved concurrency of the functions it invokes.
 
     A Map with ``MaxConcurrency`` 0 (unbounded) or above the reservation would be throttled
     by its own function; the functions are found by the placeholders of their ARNs.
@@ -52,7 +61,7 @@ def check_map_concurrency(definition: str, substitutions: dict[str, Any], stage:
             reserved = reserved_concurrency(stage, function)
             if f"${{{placeholder}}}" not in body or reserved is None:
                 continue
-            limit = state.get("MaxConcurrency", 0)
+            limit = chunk_concurrency(stage) if "MaxConcurrencyPath" in state else state.get("MaxConcurrency", 0)
             if limit == 0 or limit > reserved:
                 raise ConcurrencyError(f"a Map state runs up to {limit or 'unbounded'} iterations at once, but {function} "
                                        f"is reserved {reserved} in stage {stage}: raise reserved_concurrency or lower MaxConcurrency")

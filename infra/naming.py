@@ -10,7 +10,15 @@ TAG_KEYS = ("app", "stage", "component")
 
 def stage_name(suffix: str) -> dict[str, Any]:
     """Stage-specific resource names: ``serverless-etl-<stage>-<suffix>``."""
-    return {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}"}
+    return {"Fn::Sub": stage_name_pattern(suffix)}
+
+
+def stage_name_pattern(suffix: str) -> str:
+    """:func:`stage_name`'s ``Fn::Sub`` text, to build ARNs from."""
+    return f"{APP}-${{Stage}}-{suffix}"
+
+
+MACHINE_SUFFIX = "etl"  # the state machine: serverless-etl-<stage>-etl
 
 
 def tag_values(component: str) -> dict[str, Any]:

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_ROOT, RAW_PREFIX, STAGING_ROOT
+from chalicelib.steps import CHUNKS_STATE, PIPELINE_STEPS
 from chalicelib.storage.runs import INDEX_ALL, INDEX_BY_DATASET, INDEX_BY_STATUS
+from infra.naming import MACHINE_SUFFIX, stage_name_pattern
 
 
 def ref(name: str) -> dict[str, str]:
@@ -32,7 +34,7 @@ def _objects(bucket: str, prefix: str) -> dict[str, Any]:
     return {"Fn::Sub": f"${{{bucket}.Arn}}/{prefix}*"}
 
 
-TASK_FUNCTION_NAMES = ("ingest", "validate", "transform", "output")
+TASK_FUNCTION_NAMES = tuple(step.function for step in PIPELINE_STEPS)
 RAW = "RawBucket"
 PROCESSED = "ProcessedBucket"
 TABLE = "RunsTable"
@@ -64,6 +66,12 @@ FAILED_INVOCATIONS_ARN = get_arn(FAILED_INVOCATIONS)
 KEY_ARN = get_arn(KEY)
 MACHINE_ARN = ref(MACHINE)
 EXECUTIONS = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{MACHINE}.Name}}:*"}
+# The machine's own role cannot name the machine (a cycle): these ARNs are built from the name it is given.
+_STATES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+MACHINE_NAME = stage_name_pattern(MACHINE_SUFFIX)
+MACHINE_BY_NAME = {"Fn::Sub": f"{_STATES}:stateMachine:{MACHINE_NAME}"}
+# A Distributed Map's child workflow executions: execution:<machine>/<Map Run label>:<id>
+CHILD_EXECUTIONS = {"Fn::Sub": f"{_STATES}:execution:{MACHINE_NAME}/*"}
 
 
 @dataclass(frozen=True)
@@ -86,39 +94,50 @@ TRACING = Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",),
 # Function name (as in app.py) -> what its code calls (and TRACING: what its runtime sends).
 FUNCTION_GRANTS: dict[str, list[Grant]] = {
     "ingest": [
-        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open: pin and read the source version"),
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open_range: pin the source version, "
+              "read its head and, for CSV, gzip and JSON arrays, the whole file once to plan its chunks"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: a missing key answers 404, not 403"),
-        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: staged record batches"),
-        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.claim: claim the run (conditional write)"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "the chunk plan; the parts of gzip files and arrays"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.claim/record_plan: claim the run (conditional write), its chunks"),
         _kms("SSE-KMS objects in both buckets"),
         TRACING,
     ],
     "validate": [
-        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: ingested batches"),
-        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS, QUARANTINE_OBJECTS), "valid batches; quarantined records"),
-        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts, quarantine and quality"),
-        Grant(("dynamodb:Query",), (_index_arn(INDEX_BY_STATUS),),
-              "RunStore.list(status=SUCCEEDED, dataset=...): the dataset's recent successful runs, for anomalies"),
-        Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: a breached warn check or an anomaly"),
-        _kms("SSE-KMS objects"),
+        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "read_chunk: the chunk's byte range of the source"),
+        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "read_chunk: a part ingest wrote"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,),
+              "the chunk's valid records, quarantined records, key fingerprints and findings"),
+        _kms("SSE-KMS objects in both buckets"),
         TRACING,
     ],
     "transform": [
-        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: valid batches"),
-        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: transformed batches"),
+        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: the chunk's valid records"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "the chunk's Parquet files, pending; their list"),
+        _kms("SSE-KMS objects"),
+        TRACING,
+    ],
+    "verdict": [
+        Grant(("s3:GetObject",), (STAGING_OBJECTS,), "the chunks' findings, quarantined records and key fingerprints"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (QUARANTINE_OBJECTS,), "write_quarantine: the run's quarantine file"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts, quarantine and quality"),
+        Grant(("dynamodb:Query",), (_index_arn(INDEX_BY_STATUS),),
+              "RunStore.list(status=SUCCEEDED, dataset=...): the dataset's recent successful runs, for anomalies"),
         _kms("SSE-KMS objects"),
         TRACING,
     ],
     "output": [
-        Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS), "transformed batches; the manifests of the key's versions"),
+        Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS),
+              "the chunks' file lists and the pending files it copies; the manifests of the key's versions"),
         Grant(("s3:ListBucket",), (PROCESSED_BUCKET_ARN,),
               "publish: the key's manifests (ObjectStore.list_keys); a missing manifest answers 404, not 403"),
         Grant(("s3:ListBucketVersions",), (RAW_BUCKET_ARN,), "publish: which version of the source key is newest"),
-        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (PROCESSED_OBJECTS, MANIFEST_OBJECTS), "Parquet files; the manifest"),
+        Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (PROCESSED_OBJECTS, MANIFEST_OBJECTS),
+              "ObjectStore.copy_all: Parquet files into place; the manifest"),
         Grant(("s3:DeleteObject",), (PROCESSED_OBJECTS, MANIFEST_OBJECTS),
               "publish: files and manifests of older versions, or this run's own when a newer version published"),
         Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.mark_superseded: the run whose files a newer version replaced"),
-        _kms("SSE-KMS objects"),
+        Grant(("sns:Publish",), (TOPIC_ARN,), "Notifier.publish: a breached warn check or an anomaly, once the data is written"),
+        _kms("SSE-KMS objects; the alerts topic"),
         TRACING,
     ],
     "on_execution_failed": [
@@ -163,7 +182,11 @@ NETWORK_INTERFACE_GRANTS: list[Grant] = [
 # The state machine's own role.
 STATE_MACHINE_GRANTS: list[Grant] = [
     Grant(("lambda:InvokeFunction",), tuple(function_arn(name) for name in TASK_FUNCTION_NAMES),
-          "the four Lambda tasks (unqualified ARNs, as the definition names them)"),
+          "the Lambda tasks (unqualified ARNs, as the definition names them)"),
+    Grant(("s3:GetObject",), (STAGING_OBJECTS,), f"{CHUNKS_STATE}'s ItemReader: the chunk plan Ingest wrote"),
+    Grant(("states:StartExecution",), (MACHINE_BY_NAME,), f"{CHUNKS_STATE}: its child workflow executions, one per chunk"),
+    Grant(("states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"), (CHILD_EXECUTIONS,),
+          f"{CHUNKS_STATE}: follow its children, stop them when the Map Run fails, redrive the failed ones with the run"),
     Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RecordQuarantineMessage, RecordRejection, RecordTransform, RecordSuccess"),
     Grant(("sqs:SendMessage",), (QUEUE_ARN,), "SendQuarantineToDLQ, SendRejectionToDLQ"),
     Grant(("sns:Publish",), (NOTIFICATIONS_ARN,), "NotifyRejection, NotifySuccess (the notifications topic, not the alerts)"),

@@ -31,7 +31,7 @@ from infra.buckets import access_logs, bucket, bucket_policy
 from infra.checks import SYNCHRONOUS_NO_DLQ, VPC_OPTIONAL, skip
 from infra.dashboard import dashboard
 from infra.definition import ETL_DEFINITION, check_substitutions
-from infra.naming import APP, stage_name, tag_values, tagged, tags
+from infra.naming import APP, MACHINE_SUFFIX, stage_name, tag_values, tagged, tags
 from infra.permissions import Grant, get_arn, policy_document, ref
 
 # Chalice logical id -> app.py function name, for the functions this stack completes.
@@ -247,7 +247,7 @@ def orchestration(stage: str) -> dict[str, Any]:
         "StateMachineLogs": _log_group({"Fn::Sub": f"/aws/vendedlogs/states/{APP}-${{Stage}}-etl"}),
         "StateMachineRole": _role({"Fn::Sub": "states.${AWS::URLSuffix}"}, p.STATE_MACHINE_GRANTS),
         p.MACHINE: {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
-            "StateMachineName": stage_name("etl"),
+            "StateMachineName": stage_name(MACHINE_SUFFIX),
             "StateMachineType": "STANDARD",
             # The file's text as is: a Definition object would lose its nulls ("ResultPath": null) in some tools.
             "DefinitionString": definition_text,

@@ -11,7 +11,7 @@ from chalicelib.control.errors import ConflictError, InvalidRequestError, NotFou
 from chalicelib.control.reconcile import reconciled
 from chalicelib.datasets import UnknownDatasetError
 from chalicelib.errors import DataError
-from chalicelib.history import timeline
+from chalicelib.history import attach_children, timeline
 from chalicelib.identity import dataset_from_key, requested_source, run_id_of
 from chalicelib.run_record import RUN_STATUSES, RunView, run_view
 from chalicelib.services import Services
@@ -118,10 +118,6 @@ def list_runs(
     return {"runs": [run_view(reconciled(services, item)) for item in page.runs], "next_token": page.next_token}
 
 
-def _timestamp(value: str | None) -> str | None:
-    return utc_timestamp(value) if value else None
-
-
 def _outputs(services: Services, manifest_uri: str | None) -> dict[str, Any]:
     if not manifest_uri:
         return {"manifest": None, "files": []}
@@ -175,10 +171,10 @@ def run_history(services: Services, run_id: str) -> dict[str, Any]:
     execution_arn = run["execution_arn"] or services.executions.arn_of(run_id)
     events = services.executions.history(execution_arn)
     redrives = [utc_timestamp(e["timestamp"]) for e in events if e["type"] == "ExecutionRedriven"]
-    states = [visit.to_dict() for visit in timeline(events)]
-    for state in states:
-        state.update(entered=_timestamp(state["entered"]), exited=_timestamp(state["exited"]))
-    return {"run_id": run_id, "execution_arn": execution_arn, "status": run["status"], "redrives": redrives, "states": states}
+    visits = timeline(events)
+    attach_children(visits, services.executions)
+    return {"run_id": run_id, "execution_arn": execution_arn, "status": run["status"], "redrives": redrives,
+            "states": [visit.to_dict() for visit in visits]}
 
 
 def redrive_run(services: Services, run_id: str) -> dict[str, Any]:

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import DataError
-from chalicelib.history import execution_failure, failed_state, timeline
+from chalicelib.history import attach_children, chunk_failures, error_message, execution_failure, failed_state, timeline
 from chalicelib.identity import RequestedSource, dataset_from_key, requested_source, run_id_of
-from chalicelib.run_record import MAX_CAUSE_CHARS
 from chalicelib.services import Services
 from chalicelib.steps import INGEST
 from chalicelib.storage.executions import ENDED_UNSUCCESSFULLY
@@ -54,6 +53,9 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     failed = failed_state(timeline(events), detail.get("error") or ended_with[0], detail.get("cause") or ended_with[1])
     error = detail.get("error") or (failed.error if failed else None) or detail["status"]
     cause = detail.get("cause") or (failed.cause if failed else None) or ""
+    if failed is not None and failed.map_runs:  # a chunk failed: say which, where and why (its own history)
+        attach_children([failed], services.executions, detailed=0)
+        cause = chunk_failures(failed) or cause
     if error == REJECTED_ERROR:
         return {"action": "ignored", "reason": "rejected runs are recorded and announced by the state machine"}
     requested = _requested(detail)
@@ -81,7 +83,7 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
             "execution_arn": execution_arn,
             "failed_state": state_name,
             "error": error,
-            "message": _error_message(cause),
+            "message": error_message(cause),
             "redrive": "fix the cause, then redrive the execution from the Step Functions console "
             "(or the API); it resumes at the failed state",
         },
@@ -110,14 +112,3 @@ def _run_id(events: list[dict[str, Any]], requested: RequestedSource | None, ser
     except DataError:
         return None  # no object, no run: the alert still goes out
     return run_id_of(source, requested.replay)
-
-
-def _error_message(cause: str) -> str:
-    """Lambda failures carry a JSON cause; show its message."""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause[:MAX_CAUSE_CHARS]
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed["errorMessage"])[:MAX_CAUSE_CHARS]
-    return cause[:MAX_CAUSE_CHARS]

@@ -84,6 +84,15 @@ class ExecutionStore:
                 events.extend(page["events"])
         return events
 
+    def children(self, map_run_arn: str) -> list[dict[str, Any]]:
+        """``ListExecutions`` of a Distributed Map's Map Run: its child executions (ARN, status, start and stop)."""
+        children: list[dict[str, Any]] = []
+        paginator = self._sfn.get_paginator("list_executions")
+        with transient_aws_errors(f"children of {map_run_arn}"):
+            for page in paginator.paginate(mapRunArn=map_run_arn):
+                children.extend(page["executions"])
+        return children
+
     def redrive(self, arn: str) -> None:
         """``RedriveExecution``: resume a failed execution at the state that failed.
 

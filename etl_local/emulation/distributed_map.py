@@ -30,7 +30,13 @@ from typing import Any
 from unittest import mock
 
 from moto.core.responses import ActionResult
-from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+from moto.stepfunctions.parser.api import (
+    ExecutionFailedEventDetails,
+    ExecutionStartedEventDetails,
+    ExecutionSucceededEventDetails,
+    HistoryEventType,
+    MapRunFailedEventDetails,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
@@ -174,18 +180,39 @@ def _eval_job(original: Any) -> Any:
     def eval_job(self: DistributedItemProcessorWorker, env: Environment, job: Job) -> None:
         record = self._map_run_record
         child = MAP_RUNS.start_child(record.map_run_arn, record.map_state_machine_arn, job.job_index, job.job_input)
-        env.event_manager = EventManager()  # a child execution has a history of its own
-        original(self, env, job)
+        history = EventManager()  # a child execution has a history of its own, from its start to its end
+        env.event_manager = history
+        select_input = self._eval_input
+
+        def started(env_frame: Environment) -> None:  # its input is the item as the ItemSelector made it
+            select_input(env_frame=env_frame)
+            child.input = env_frame.states.get_input()
+            history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionStarted,
+                              event_details=EventDetails(executionStartedEventDetails=ExecutionStartedEventDetails(
+                                  input=json.dumps(child.input))))
+
+        self._eval_input = started  # this worker runs one job at a time
+        try:
+            original(self, env, job)
+        finally:
+            del self._eval_input
         state = env.program_state()
-        child.events = env.event_manager.get_event_history()
         child.stop_date = datetime.datetime.now(tz=datetime.UTC)
         if isinstance(state, ProgramError) or (not isinstance(state, ProgramEnded | ProgramStopped) and job.job_output is None):
             details = state.error if isinstance(state, ProgramError) and state.error else {}
             child.status, child.error, child.cause = "FAILED", details.get("error", "States.TaskFailed"), details.get("cause")
+            history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionFailed,
+                              event_details=EventDetails(executionFailedEventDetails=ExecutionFailedEventDetails(
+                                  error=child.error, cause=child.cause or "")))
         elif isinstance(state, ProgramStopped):
             child.status = "ABORTED"
+            history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionAborted)
         else:
             child.status, child.output = "SUCCEEDED", job.job_output
+            history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionSucceeded,
+                              event_details=EventDetails(executionSucceededEventDetails=ExecutionSucceededEventDetails(
+                                  output=json.dumps(job.job_output))))
+        child.events = history.get_event_history()
     return eval_job
 
 

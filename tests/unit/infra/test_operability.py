@@ -6,6 +6,7 @@ import json
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
+from chalicelib.config import DEFAULT_CHUNK_CONCURRENCY
 from infra import cost, network
 from infra import permissions as p
 from infra.chalice_config import MissingOutputs, stage_config
@@ -105,9 +106,9 @@ def test_every_resource_that_takes_tags_carries_app_stage_and_component():
         assert untagged == []
 
 
-def test_reserved_concurrency_is_configured_per_function_and_a_map_may_not_outrun_it():
+def test_reserved_concurrency_is_configured_per_function_and_a_map_may_not_outrun_it(monkeypatch):
     assert {name: cost.reserved_concurrency("prod", name) for name in CHALICE_FUNCTIONS.values()} == {
-        "ingest": 20, "validate": 20, "transform": 20, "output": 20, "on_execution_failed": 5, "api_handler": 10}
+        "ingest": 20, "validate": 20, "transform": 20, "verdict": 20, "output": 20, "on_execution_failed": 5, "api_handler": 10}
     substitutions = {"TransformFunctionArn": p.function_arn("transform")}
     mapped = {"StartAt": "Chunks", "States": {"Chunks": {"Type": "Map", "MaxConcurrency": 50, "End": True, "ItemProcessor": {
         "StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
@@ -116,6 +117,14 @@ def test_reserved_concurrency_is_configured_per_function_and_a_map_may_not_outru
         cost.check_map_concurrency(json.dumps(mapped), substitutions, "prod")
     mapped["States"]["Chunks"]["MaxConcurrency"] = 20
     cost.check_map_concurrency(json.dumps(mapped), substitutions, "prod")
+    # a Map reading its concurrency from its input (as the pipeline's does) runs the stage's configured chunk concurrency
+    del mapped["States"]["Chunks"]["MaxConcurrency"]
+    mapped["States"]["Chunks"]["MaxConcurrencyPath"] = "$.chunks.max_concurrency"
+    assert cost.chunk_concurrency("prod") == DEFAULT_CHUNK_CONCURRENCY <= 20
+    cost.check_map_concurrency(json.dumps(mapped), substitutions, "prod")
+    monkeypatch.setattr(cost, "chunk_concurrency", lambda stage: 50)
+    with pytest.raises(cost.ConcurrencyError, match="up to 50 iterations"):
+        cost.check_map_concurrency(json.dumps(mapped), substitutions, "prod")
 
 
 def test_the_run_table_is_backed_up_daily_for_35_days_and_processed_data_may_replicate(resources):

@@ -42,7 +42,7 @@ def test_no_policy_grants_a_wildcard_action_and_star_resources_say_why():
 def test_the_app_defines_exactly_the_functions_the_table_covers():
     import app
 
-    defined = {name for name in ("ingest", "validate", "transform", "output", "on_execution_failed") if hasattr(app, name)}
+    defined = {name for name in ("ingest", "validate", "transform", "verdict", "output", "on_execution_failed") if hasattr(app, name)}
     assert set(FUNCTION_GRANTS) == defined | {"api_handler"}  # api_handler: Chalice's function for the routes
     assert app.app.routes  # so the API handler exists
 
@@ -85,16 +85,28 @@ def asl_tasks(node) -> list[str]:
     return [state["Resource"] for state in objects_in(node) if state.get("Type") == "Task"]
 
 
+def api_action(resource: str) -> str:
+    """The IAM action a service-integration resource calls (``arn:aws:states:::dynamodb:updateItem`` -> ``dynamodb:UpdateItem``)."""
+    service, api = resource.removeprefix("arn:aws:states:::").split(":")
+    return {"lambda:invoke": "lambda:InvokeFunction"}.get(f"{service}:{api}", f"{service}:{api[0].upper()}{api[1:]}")
+
+
+# What a Distributed Map needs of the machine's role besides its ItemReader (AWS: IAM policies for Distributed Map)
+DISTRIBUTED_MAP_ACTIONS = {"states:StartExecution", "states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"}
+
+
 def test_the_state_machine_role_grants_exactly_what_its_tasks_call():
     machine = merge_template()["Resources"][permissions.MACHINE]["Properties"]
-    needed = set()
-    for resource in asl_tasks(json.loads(machine["DefinitionString"])):
-        service, api = resource.removeprefix("arn:aws:states:::").split(":")
-        needed.add({"lambda:invoke": "lambda:InvokeFunction"}.get(f"{service}:{api}", f"{service}:{api[0].upper()}{api[1:]}"))
+    definition = json.loads(machine["DefinitionString"])
+    needed = {api_action(resource) for resource in asl_tasks(definition)}
+    for state in objects_in(definition):
+        if state.get("Type") == "Map" and state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED":
+            needed |= {api_action(state["ItemReader"]["Resource"]), *DISTRIBUTED_MAP_ACTIONS}
     granted = {a for g in STATE_MACHINE_GRANTS for a in g.actions if not a.startswith(("logs:", "xray:", "kms:"))}
-    assert granted == needed == {"lambda:InvokeFunction", "dynamodb:UpdateItem", "sqs:SendMessage", "sns:Publish"}
+    assert granted == needed == {"lambda:InvokeFunction", "dynamodb:UpdateItem", "sqs:SendMessage", "sns:Publish", "s3:GetObject",
+                                 *DISTRIBUTED_MAP_ACTIONS}
     invoked = [r for g in STATE_MACHINE_GRANTS if "lambda:InvokeFunction" in g.actions for r in g.resources]
-    assert invoked == [permissions.function_arn(n) for n in ("ingest", "validate", "transform", "output")]
+    assert invoked == [permissions.function_arn(n) for n in ("ingest", "validate", "transform", "verdict", "output")]
     assert [machine["DefinitionSubstitutions"][f"{f}FunctionArn"] for f in template.TASK_FUNCTIONS] == invoked
     assert machine["LoggingConfiguration"]["Level"] in {"ERROR", "ALL"} and machine["LoggingConfiguration"]["IncludeExecutionData"]
     assert machine["TracingConfiguration"] == {"Enabled": True}
