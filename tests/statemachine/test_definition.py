@@ -21,7 +21,7 @@ LAMBDA_RETRY_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "
 def all_states(states: dict = DEFINITION["States"]):
     for name, state in states.items():
         yield name, state
-        for branch in state.get("Branches", []):
+        for branch in [*state.get("Branches", []), *([state["ItemProcessor"]] if "ItemProcessor" in state else [])]:
             yield from all_states(branch["States"])
 
 
@@ -86,7 +86,7 @@ def test_every_state_is_reachable_and_every_target_exists():
             state = states[name]  # KeyError: a Next/Default/Choice names a missing state
             todo += [c["Next"] for c in state.get("Choices", [])]
             todo += [state[k] for k in ("Next", "Default") if k in state]
-            for branch in state.get("Branches", []):
+            for branch in [*state.get("Branches", []), *([state["ItemProcessor"]] if "ItemProcessor" in state else [])]:
                 check(branch["States"], branch["StartAt"])
         assert seen == set(states)
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from chalicelib.steps import CHUNKS_STATE
 from etl_local.emulation.faults import Fault
 from etl_local.emulation.world import LocalAws
 from etl_local.runner import run_file
@@ -32,6 +33,12 @@ def visit(report, name: str) -> dict:
     return next(s for s in report.states if s["name"] == name)
 
 
+def chunk_visit(report, name: str, chunk: int = 0) -> dict:
+    """A state of one chunk's run through the Map that processes the chunks."""
+    [run] = [c for c in visit(report, CHUNKS_STATE)["chunks"] if c["index"] == chunk]
+    return next(s for s in run["states"] if s["name"] == name)
+
+
 @pytest.fixture
 def execute(tmp_path, registry):
     """Run one file through a fresh local AWS, optionally with injected faults."""
@@ -48,9 +55,13 @@ def test_success_writes_parquet_records_the_run_and_notifies(execute):
     world, report = execute(TRANSACTIONS)
     assert report.status == "SUCCEEDED"
     names = state_names(report)
-    assert names[:6] == ["Ingest", "IngestOutcome", "Validate", "ValidationOutcome", "Transform", "WriteOutputs"]
+    assert names[:6] == ["Ingest", "IngestOutcome", CHUNKS_STATE, "Verdict", "ValidationOutcome", "WriteOutputs"]
     assert set(names[6:8]) == {"Output", "RecordTransform"}  # parallel branches, in either order
     assert names[8:] == ["PublicationOutcome", "RecordSuccess", "NotifySuccess", "Succeeded"]
+    # AND the one chunk of this small file went through validate and transform in a child execution of the Map
+    [chunk] = visit(report, CHUNKS_STATE)["chunks"]
+    assert (chunk["index"], chunk["status"], [s["name"] for s in chunk["states"]]) == (0, "SUCCEEDED", ["Validate", "Transform"])
+    assert report.chunks == 1
     assert report.records_in == report.records_valid == report.records_written == 24
     assert report.records_invalid == 0 and report.quarantine is None and report.dlq_messages == 0
     assert sorted(processed_objects(world)) == sorted(
@@ -94,14 +105,14 @@ def test_unusable_file_is_rejected_by_ingest(execute, tmp_path):
     path.write_text("a\n1\n")
     world, report = execute(path, dataset="orders")
     assert report.status == "REJECTED" and "unknown dataset 'orders'" in report.reason
-    assert state_names(report)[:2] == ["Ingest", "IngestOutcome"] and "Validate" not in state_names(report)
+    assert state_names(report)[:2] == ["Ingest", "IngestOutcome"] and CHUNKS_STATE not in state_names(report)
     assert dead_letters(world)[0]["records_in"] == 0
 
 
 def test_transient_fault_is_retried_with_backoff_then_succeeds(execute):
     world, report = execute(TRANSACTIONS, faults=["transform:TransientError:2"])
     assert report.status == "SUCCEEDED"
-    transform = visit(report, "Transform")
+    transform = chunk_visit(report, "Transform")
     assert transform["attempts"] == 3
     assert transform["retry_waits_seconds"] == pytest.approx([2, 4], abs=0.5)
     assert world.clock.waits == [2.0, 4.0]
@@ -111,20 +122,21 @@ def test_transient_fault_is_retried_with_backoff_then_succeeds(execute):
 def test_permanent_fault_fails_at_its_state_and_records_the_error(execute):
     world, report = execute(TRANSACTIONS, faults=["transform:RuntimeError:9"])
     assert report.status == "FAILED"
-    assert state_names(report)[-1] == "Transform"  # ends at the failed state, so redrive resumes there
-    assert visit(report, "Transform")["attempts"] == 1  # RuntimeError is not a transient error
-    assert (report.failed_state, report.error) == ("Transform", "RuntimeError")
-    assert "injected fault: RuntimeError in transform" in report.cause
-    assert report.alerts == [f"ETL run FAILED at Transform: {report.run_id}"]
+    assert state_names(report)[-1] == CHUNKS_STATE  # ends at the failed state, so redrive resumes there
+    assert chunk_visit(report, "Transform")["attempts"] == 1  # RuntimeError is not a transient error
+    # the Map fails as on AWS, and the run says which chunk failed, where and why
+    assert (report.failed_state, report.error) == (CHUNKS_STATE, "States.ExceedToleratedFailureThreshold")
+    assert "chunk 0 failed at Transform: RuntimeError: injected fault: RuntimeError in transform" in report.cause
+    assert report.alerts == [f"ETL run FAILED at {CHUNKS_STATE}: {report.run_id}"]
     assert processed_objects(world) == []
     execution = world.client("stepfunctions").describe_execution(executionArn=report.execution_arn)
-    assert execution["status"] == "FAILED" and execution["error"] == "RuntimeError"
+    assert execution["status"] == "FAILED" and execution["error"] == "States.ExceedToleratedFailureThreshold"
 
 
 def test_transient_fault_that_persists_fails_after_three_retries(execute):
     _world, report = execute(TRANSACTIONS, faults=["validate:TransientError:9"])
-    assert report.status == "FAILED" and report.failed_state == "Validate" and report.error == "TransientError"
-    assert visit(report, "Validate")["retry_waits_seconds"] == pytest.approx([2, 4, 8], abs=0.5)
+    assert report.status == "FAILED" and report.failed_state == CHUNKS_STATE and "at Validate: TransientError" in report.cause
+    assert chunk_visit(report, "Validate")["retry_waits_seconds"] == pytest.approx([2, 4, 8], abs=0.5)
 
 
 def test_output_failure_inside_the_parallel_names_the_output_state(execute):
