@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_ROOT, RAW_PREFIX, STAGING_ROOT
+from chalicelib.steps import API_HANDLER, FAILURE_HANDLER, INGEST, OUTPUT, PIPELINE_STEPS, TRANSFORM, VALIDATE
 from chalicelib.storage.runs import INDEX_ALL, INDEX_BY_DATASET, INDEX_BY_STATUS
 
 
@@ -32,7 +33,7 @@ def _objects(bucket: str, prefix: str) -> dict[str, Any]:
     return {"Fn::Sub": f"${{{bucket}.Arn}}/{prefix}*"}
 
 
-TASK_FUNCTION_NAMES = ("ingest", "validate", "transform", "output")
+TASK_FUNCTION_NAMES = tuple(step.function for step in PIPELINE_STEPS)
 RAW = "RawBucket"
 PROCESSED = "ProcessedBucket"
 TABLE = "RunsTable"
@@ -85,7 +86,7 @@ TRACING = Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",),
 
 # Function name (as in app.py) -> what its code calls (and TRACING: what its runtime sends).
 FUNCTION_GRANTS: dict[str, list[Grant]] = {
-    "ingest": [
+    INGEST.function: [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open: pin and read the source version"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: a missing key answers 404, not 403"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: staged record batches"),
@@ -93,7 +94,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects in both buckets"),
         TRACING,
     ],
-    "validate": [
+    VALIDATE.function: [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: ingested batches"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS, QUARANTINE_OBJECTS), "valid batches; quarantined records"),
         Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts, quarantine and quality"),
@@ -103,13 +104,13 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects"),
         TRACING,
     ],
-    "transform": [
+    TRANSFORM.function: [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: valid batches"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "StagingStore.writer: transformed batches"),
         _kms("SSE-KMS objects"),
         TRACING,
     ],
-    "output": [
+    OUTPUT.function: [
         Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS), "transformed batches; the manifests of the key's versions"),
         Grant(("s3:ListBucket",), (PROCESSED_BUCKET_ARN,),
               "publish: the key's manifests (ObjectStore.list_keys); a missing manifest answers 404, not 403"),
@@ -121,7 +122,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects"),
         TRACING,
     ],
-    "on_execution_failed": [
+    FAILURE_HANDLER: [
         Grant(("states:GetExecutionHistory", "states:DescribeExecution"), (EXECUTIONS,),
               "ExecutionStore.history: which state failed; describe: whether a redrive resumed it since"),
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head: the run id when Ingest never finished"),
@@ -133,7 +134,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("the alerts topic, the raw bucket and the failed-invocations queue are KMS-encrypted"),
         TRACING,
     ],
-    "api_handler": [
+    API_HANDLER: [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "control.runs.start_run: head the object"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "start_run: a missing object answers 404"),
         Grant(("s3:PutObject",), (RAW_OBJECTS,), "control.uploads: presigned PUT URLs carry this role's permission"),

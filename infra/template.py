@@ -19,8 +19,8 @@ import pyarrow as pa
 from chalicelib import steps
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
-from chalicelib.datasets.columns import output_schema
-from chalicelib.keys import RAW_PREFIX
+from chalicelib.datasets.columns import PARTITION_KEYS, output_schema
+from chalicelib.keys import PROCESSED_ROOT, RAW_PREFIX, STAGING_ROOT, processed_prefix
 from chalicelib.run_record import TTL_ATTRIBUTE
 from chalicelib.steps import API_HANDLER, FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
@@ -38,8 +38,8 @@ from infra.permissions import Grant, get_arn, policy_document, ref
 CHALICE_FUNCTIONS = {
     steps.logical_id(name): name for name in (*(step.function for step in PIPELINE_STEPS), FAILURE_HANDLER, API_HANDLER)}
 TASK_FUNCTIONS = tuple(step.logical_id for step in PIPELINE_STEPS)
-PARTITION_KEYS = ("year", "month", "day", "hour")
-_PROJECTION_RANGES = {"year": ("2000,2100", "4"), "month": ("1,12", "2"), "day": ("1,31", "2"), "hour": ("0,23", "2")}
+# Partition projection of each key of PARTITION_KEYS, in its order: (range, digits), as partition_directory writes them.
+_PROJECTION_RANGES = dict(zip(PARTITION_KEYS, (("2000,2100", "4"), ("1,12", "2"), ("1,31", "2"), ("0,23", "2")), strict=True))
 ATHENA_RESULTS = "athena-results/"
 
 
@@ -96,10 +96,10 @@ def storage() -> dict[str, Any]:
         p.PROCESSED: bucket("processed", [
             # Intelligent-Tiering, not a fixed Standard-IA rule: Athena reads old partitions unpredictably, and IA
             # bills every read ($0.01/GB) and 30 days at least; IT moves each idle object down and back up for free.
-            {"Id": "processed-to-intelligent-tiering", "Status": "Enabled", "Prefix": "processed/",
+            {"Id": "processed-to-intelligent-tiering", "Status": "Enabled", "Prefix": f"{PROCESSED_ROOT}/",
              "Transitions": [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}],
              "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
-            {"Id": "staging-expires", "Status": "Enabled", "Prefix": "staging/", "ExpirationInDays": 7,
+            {"Id": "staging-expires", "Status": "Enabled", "Prefix": f"{STAGING_ROOT}/", "ExpirationInDays": 7,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "athena-results-expire", "Status": "Enabled", "Prefix": ATHENA_RESULTS, "ExpirationInDays": 30},
             {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
@@ -260,7 +260,7 @@ def orchestration(stage: str) -> dict[str, Any]:
         "StartRunRole": _role({"Fn::Sub": "events.${AWS::URLSuffix}"}, p.START_RULE_GRANTS),
         delivery.START_RULE: {"Type": "AWS::Events::Rule", "Properties": {
             "Name": stage_name("start-run"),
-            "Description": "An object created under raw/ in the raw bucket starts a run",
+            "Description": f"An object created under {RAW_PREFIX} in the raw bucket starts a run",
             "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
                              "detail": {"bucket": {"name": [ref(p.RAW)]}, "object": {"key": [{"prefix": RAW_PREFIX}]}}},
             "Targets": [delivery.dead_letter_target({"Id": "etl", "Arn": ref(p.MACHINE), "RoleArn": get_arn("StartRunRole")})],
@@ -298,8 +298,9 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
             },
         }},
     }
+    partitions = "".join(f"{key}=${{!{key}}}/" for key in PARTITION_KEYS)  # year=${year}/... once Fn::Sub is done
     for name in registry.names():
-        location = {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/processed/{name}/"}
+        location = {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/{processed_prefix(name)}"}
         projection = {f"projection.{key}.{setting}": value for key, (span, digits) in _PROJECTION_RANGES.items()
                       for setting, value in (("type", "integer"), ("range", span), ("digits", digits))}
         resources[f"{''.join(part.title() for part in name.split('_'))}Table"] = {
@@ -312,8 +313,7 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
                     "Parameters": {
                         "classification": "parquet", "parquet.compression": "SNAPPY", "projection.enabled": "true",
                         **projection,
-                        "storage.location.template": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/processed/{name}/"
-                                                                 "year=${!year}/month=${!month}/day=${!day}/hour=${!hour}/"},
+                        "storage.location.template": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/{processed_prefix(name)}{partitions}"},
                     },
                     "PartitionKeys": [{"Name": key, "Type": "string"} for key in PARTITION_KEYS],
                     "StorageDescriptor": {
