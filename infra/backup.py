@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT
 from infra import permissions as p
+from infra.buckets import PROCESSED_BUCKET, bucket_arn
 from infra.naming import APP, stage_name
 from infra.permissions import get_arn, ref
 
@@ -27,14 +28,25 @@ def replica_bucket_arn() -> dict[str, Any]:
 
 def parameters() -> dict[str, Any]:
     return {
-        "ReplicaRegion": {"Type": "String", "Default": "",
-                          "Description": "Replicate processed data to this region (empty: no replication)"},
-        "ReplicaKeyArn": {"Type": "String", "Default": "", "Description": "The KMS key in ReplicaRegion that encrypts the replica"},
+        "ReplicaRegion": {"Type": "String", "Default": "", "AllowedPattern": "^([a-z]{2}(-[a-z]+)+-[0-9])?$",
+                          "Description": "Replicate processed data to this region (empty: no replication); ReplicaKeyArn then too"},
+        "ReplicaKeyArn": {"Type": "String", "Default": "", "AllowedPattern": "^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+)?$",
+                          "Description": "The KMS key in ReplicaRegion that encrypts the replica"},
     }
 
 
+def _not_empty(parameter: str) -> dict[str, Any]:
+    return {"Fn::Not": [{"Fn::Equals": [ref(parameter), ""]}]}
+
+
 def conditions() -> dict[str, Any]:
-    return {HAS_REPLICA: {"Fn::Not": [{"Fn::Equals": [ref("ReplicaRegion"), ""]}]}}
+    return {HAS_REPLICA: {"Fn::And": [_not_empty("ReplicaRegion"), _not_empty("ReplicaKeyArn")]}}
+
+
+def rules() -> dict[str, Any]:
+    """Refuse a replica region without the key that encrypts the replica, rather than not replicate."""
+    return {"ReplicaNeedsKey": {"RuleCondition": _not_empty("ReplicaRegion"), "Assertions": [
+        {"Assert": _not_empty("ReplicaKeyArn"), "AssertDescription": "ReplicaRegion needs ReplicaKeyArn: a KMS key in that region"}]}}
 
 
 def table_backups() -> dict[str, Any]:
@@ -68,9 +80,12 @@ def replication_configuration() -> dict[str, Any]:
 
 
 def replication_role() -> dict[str, Any]:
-    source = [{"Fn::Sub": f"${{{p.PROCESSED}.Arn}}/{prefix}*"} for prefix in REPLICATED_PREFIXES]
+    """The role S3 replicates with.  It names the processed bucket by its ARN built from its name, not ``GetAtt``:
+    the bucket's replication configuration names the role, and CloudFormation refuses a cycle."""
+    processed = bucket_arn(PROCESSED_BUCKET)
+    source = [{"Fn::Sub": [f"${{bucket}}/{prefix}*", {"bucket": processed}]} for prefix in REPLICATED_PREFIXES]
     statements = [
-        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [get_arn(p.PROCESSED)]},
+        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [processed]},
         {"Effect": "Allow", "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
          "Resource": source},
         {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],

@@ -27,7 +27,7 @@ from chalicelib.storage.runs import table_definition
 from infra import audit, backup, cost, delivery, discovery, network
 from infra import permissions as p
 from infra.alarms import alarms
-from infra.buckets import access_logs, bucket, bucket_policy
+from infra.buckets import PROCESSED_BUCKET, RAW_BUCKET, access_logs, bucket, bucket_policy
 from infra.checks import SYNCHRONOUS_NO_DLQ, VPC_OPTIONAL, skip
 from infra.dashboard import dashboard
 from infra.definition import ETL_DEFINITION, check_substitutions
@@ -86,14 +86,14 @@ def storage() -> dict[str, Any]:
         }},
         "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
             "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": ref(p.KEY)}},
-        p.RAW: bucket("raw", [
+        p.RAW: bucket(RAW_BUCKET, [
             # Versioned: expiry leaves a delete marker, so the old version goes a day later and the marker after it.
             {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": RAW_PREFIX,
              "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 30}], "ExpirationInDays": 365,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
         ], event_bridge=True),
-        p.PROCESSED: bucket("processed", [
+        p.PROCESSED: bucket(PROCESSED_BUCKET, [
             # Intelligent-Tiering, not a fixed Standard-IA rule: Athena reads old partitions unpredictably, and IA
             # bills every read ($0.01/GB) and 30 days at least; IT moves each idle object down and back up for free.
             {"Id": "processed-to-intelligent-tiering", "Status": "Enabled", "Prefix": f"{PROCESSED_ROOT}/",
@@ -363,6 +363,7 @@ def _frame(stage: str, resources: dict[str, Any], outputs: dict[str, Any],
             **audit.parameter(stage), **cost.parameters(), **backup.parameters(), **network.parameters(),
             **(parameters or {}),
         },
+        "Rules": {**backup.rules(), **network.rules()},
         "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlertEmail"), ""]}]},
                        **audit.condition(), **cost.conditions(), **backup.conditions(), **network.conditions(), **(conditions or {})},
         "Resources": {**resources, **discovery.parameters(outputs)},

@@ -147,3 +147,31 @@ def test_chalice_config_names_every_missing_output_and_writes_the_vpc_settings()
     assert "subnet_ids" not in stage_config(outputs)
     section = stage_config({**outputs, "FunctionSubnetIds": "subnet-a,subnet-b", "FunctionSecurityGroupId": "sg-1"})
     assert section["subnet_ids"] == ["subnet-a", "subnet-b"] and section["security_group_ids"] == ["sg-1"]
+
+
+@pytest.mark.parametrize("parameter, accepted, refused", [
+    ("VpcId", ["", "vpc-0abc123"], ["subnet-1", "vpc-"]),
+    ("SecurityGroupId", ["", "sg-0abc123"], ["vpc-1", "sg-XYZ"]),
+    ("ReplicaRegion", ["", "eu-central-1", "us-gov-west-1"], ["eu-central", "EU-WEST-1"]),
+    ("ReplicaKeyArn", ["", "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+     ["alias/replica", "arn:aws:kms:eu-central-1:123456789012:alias/replica"]),
+])
+def test_optional_parameters_take_empty_or_a_well_formed_value(parameter, accepted, refused):
+    import re
+
+    pattern = merge_template("prod")["Parameters"][parameter]["AllowedPattern"]
+    assert [v for v in accepted if not re.fullmatch(pattern, v)] == [] and [v for v in refused if re.fullmatch(pattern, v)] == []
+
+
+def test_a_vpc_needs_subnets_and_a_replica_region_its_key():
+    template = merge_template("prod")
+    rules = {name: (rule["RuleCondition"], [a["Assert"] for a in rule["Assertions"]]) for name, rule in template["Rules"].items()}
+    assert rules == {
+        "VpcNeedsSubnets": ({"Fn::Not": [{"Fn::Equals": [{"Ref": "VpcId"}, ""]}]},
+                            [{"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]}]),
+        "ReplicaNeedsKey": ({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReplicaRegion"}, ""]}]},
+                            [{"Fn::Not": [{"Fn::Equals": [{"Ref": "ReplicaKeyArn"}, ""]}]}]),
+    }
+    # and what each option makes exists only when every value it uses is given
+    assert template["Conditions"]["HasReplica"] == {"Fn::And": [rules["ReplicaNeedsKey"][0], *rules["ReplicaNeedsKey"][1]]}
+    assert template["Conditions"]["HasVpc"] == {"Fn::And": [rules["VpcNeedsSubnets"][0], *rules["VpcNeedsSubnets"][1]]}
