@@ -4,8 +4,10 @@ The functions emit their figures as EMF metrics (``chalicelib.observability``:
 namespace ``ServerlessEtl``, dimensions ``dataset`` and ``service``); the state
 machine's own metrics come from ``AWS/States``.  One row of graphs per dataset
 (records in, valid, invalid and written; checks breached and anomalies), one row
-for the executions.  A breached check or an anomaly of any dataset alarms to the
-alerts topic, as its run's warning did.
+for the executions.  A run's data-quality warning (breached ``warn`` checks and
+anomalies of a run that was not rejected) alarms to the alerts topic, per dataset.
+A rejected run adds nothing to that alarm: its dead letter is its one alert, though
+its breached ``reject`` checks still count in the graphs' ``ChecksBreached``.
 """
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from infra.naming import stage_name
 from infra.permissions import ref
 
 RECORD_METRICS = ("RecordsIn", "RecordsValid", "RecordsInvalid", "RecordsWritten")
-QUALITY_METRICS = {"ChecksBreached": "a declared data-quality check was breached (warn: data written; reject: run rejected)",
-                   "Anomalies": "a run's rows, invalid share or null shares were far from its recent runs"}
+QUALITY_METRICS = ("ChecksBreached", "Anomalies")  # graphed: every breach (warn or reject) and anomaly
+# What validate emits for each run: the warnings its quality alert carried (0 for a rejected run, which alerts by its dead letter).
+QUALITY_ALARM_METRIC = "QualityWarnings"
 EXECUTION_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
 _WIDTH, _HEIGHT = 12, 6
 
@@ -45,15 +48,15 @@ def dashboard_body(datasets: list[str]) -> str:
 
 
 def dashboard(datasets: list[str]) -> dict[str, Any]:
-    """The dashboard resource and an alarm per dataset and quality metric."""
+    """The dashboard resource and a data-quality alarm per dataset."""
     resources: dict[str, Any] = {"OperatorDashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
         "DashboardName": stage_name("operator"),
         "DashboardBody": {"Fn::Sub": [dashboard_body(datasets), {"StateMachine": ref(p.MACHINE)}]},
     }}}
     for dataset in datasets:
-        for metric, meaning in QUALITY_METRICS.items():
-            logical_id = "".join(part.capitalize() for part in dataset.split("_")) + f"{metric}Alarm"
-            resources[logical_id] = metric_alarm(
-                f"{dataset.replace('_', '-')}-{metric.lower()}", f"{dataset}: {meaning}", METRICS_NAMESPACE, metric,
-                {"dataset": dataset, "service": SERVICE})
+        logical_id = "".join(part.capitalize() for part in dataset.split("_")) + f"{QUALITY_ALARM_METRIC}Alarm"
+        resources[logical_id] = metric_alarm(
+            f"{dataset.replace('_', '-')}-quality-warnings",
+            f"{dataset}: a run's data was written with a warning (a breached warn check, or rows, invalid share or null shares "
+            "far from its recent runs)", METRICS_NAMESPACE, QUALITY_ALARM_METRIC, {"dataset": dataset, "service": SERVICE})
     return resources

@@ -64,6 +64,7 @@ def validate(state: IngestState, services: Services) -> ValidatedState:
         "SourceBytes": (run["source"]["size"] or 0, BYTES), "RunsRejected": (int(reason is not None), COUNT),
         "ChecksBreached": (sum(check["breached"] for check in assessment.quality["checks"]), COUNT),
         "Anomalies": (len(assessment.quality["anomalies"]), COUNT),
+        "QualityWarnings": (0 if reason else len(assessment.warnings), COUNT),  # what the quality alarm counts (infra/dashboard.py)
     })
     return ValidatedState(
         run=run,

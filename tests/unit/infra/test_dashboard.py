@@ -5,7 +5,7 @@ import json
 
 from chalicelib.observability import METRICS_NAMESPACE, SERVICE
 from infra import permissions
-from infra.dashboard import QUALITY_METRICS, RECORD_METRICS, dashboard, dashboard_body
+from infra.dashboard import QUALITY_ALARM_METRIC, RECORD_METRICS, dashboard, dashboard_body
 from infra.template import merge_template
 
 
@@ -24,8 +24,10 @@ def test_the_dashboard_is_in_the_stack_and_names_its_state_machine():
     assert "${StateMachine}" in body and variables == {"StateMachine": {"Ref": permissions.MACHINE}}
 
 
-def test_a_quality_alarm_per_dataset_and_metric_on_the_emitted_dimensions():
+def test_a_quality_alarm_per_dataset_on_the_emitted_metric_and_dimensions():
     alarms = {k: v for k, v in dashboard(["user_actions"]).items() if v["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {f"UserActions{m}Alarm" for m in QUALITY_METRICS}
-    dimensions = alarms["UserActionsChecksBreachedAlarm"]["Properties"]["Dimensions"]
-    assert dimensions == [{"Name": "dataset", "Value": "user_actions"}, {"Name": "service", "Value": SERVICE}]
+    assert set(alarms) == {"UserActionsQualityWarningsAlarm"}
+    properties = alarms["UserActionsQualityWarningsAlarm"]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (METRICS_NAMESPACE, QUALITY_ALARM_METRIC)
+    assert properties["Dimensions"] == [{"Name": "dataset", "Value": "user_actions"}, {"Name": "service", "Value": SERVICE}]
+    # validate emits it: tests/unit/validate/test_quality.py shows what it counts
