@@ -84,6 +84,11 @@ def test_the_budget_alerts_at_80_percent_actual_and_100_percent_forecast(resourc
               for n in budget["NotificationsWithSubscribers"]]
     assert alerts == [("ACTUAL", 80, {"Ref": p.TOPIC}), ("FORECASTED", 100, {"Ref": p.TOPIC})]
     assert budget["Budget"]["BudgetLimit"]["Amount"] == {"Ref": "MonthlyBudget"}
+    # it counts this stage's costs only: resources tagged with the app and the stage (both, not either)
+    assert budget["Budget"]["FilterExpression"] == {"And": [
+        {"Tags": {"Key": "app", "Values": ["serverless-etl"], "MatchOptions": ["EQUALS"]}},
+        {"Tags": {"Key": "stage", "Values": [{"Ref": "Stage"}], "MatchOptions": ["EQUALS"]}}]}
+    assert "CostFilters" not in budget["Budget"]
     [allow] = resources["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert "budgets.amazonaws.com" in allow["Principal"]["Service"]
 
