@@ -1,10 +1,12 @@
-"""Backup and DR: an AWS Backup plan for the run table, and optional cross-region replication of processed data.
+"""Backup and DR: an AWS Backup plan for the run table, and optional cross-region copies of processed data and backups.
 
 The run table has point-in-time recovery (35 days, to the second) and a daily backup kept
 35 days in a vault encrypted with the stack's key.  With ``ReplicaRegion`` (and
 ``ReplicaKeyArn``, a key in that region) set, the processed bucket replicates ``processed/``
 and ``manifests/`` to ``serverless-etl-<stage>-processed-replica-<account>-<ReplicaRegion>``,
-delete markers included, which must exist first (README, "Backup and disaster recovery").
+delete markers included, and each daily backup is copied to the vault
+``serverless-etl-<stage>-backups-replica`` in that region; both must exist first (README,
+"Backup and disaster recovery").  ``RunsTableName`` points the stack at a restored table.
 """
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ from typing import Any
 from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT
 from infra import permissions as p
 from infra.buckets import PROCESSED_BUCKET, bucket_arn
-from infra.naming import APP, stage_name
+from infra.naming import APP, name_in_stage, stage_name
 from infra.permissions import get_arn, ref
 
 VAULT = "BackupVault"
+BACKUP_ROLE = "BackupRole"
+REPLICA_VAULT = "backups-replica"  # serverless-etl-<stage>-backups-replica, in ReplicaRegion
+RUNS_TABLE = "runs"  # the suffix of the stack's own run table: serverless-etl-<stage>-runs
 HAS_REPLICA = "HasReplica"
 REPLICATED_PREFIXES = (f"{PROCESSED_ROOT}/", f"{MANIFEST_ROOT}/")
 RETENTION_DAYS = 35
@@ -26,8 +31,11 @@ def replica_bucket_arn() -> dict[str, Any]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{APP}-${{Stage}}-processed-replica-${{AWS::AccountId}}-${{ReplicaRegion}}"}
 
 
-def parameters() -> dict[str, Any]:
+def parameters(stage: str) -> dict[str, Any]:
     return {
+        p.TABLE_NAME: {"Type": "String", "Default": name_in_stage(stage, RUNS_TABLE), "AllowedPattern": "^[a-zA-Z0-9_.-]{3,255}$",
+                       "Description": "The run table the functions, the state machine, the alarms, the backups and the trail use: "
+                                      "the stack's own (the default), or one restored from a backup (README: Backup and disaster recovery)"},
         "ReplicaRegion": {"Type": "String", "Default": "", "AllowedPattern": "^([a-z]{2}(-[a-z]+)+-[0-9])?$",
                           "Description": "Replicate processed data to this region (empty: no replication); ReplicaKeyArn then too"},
         "ReplicaKeyArn": {"Type": "String", "Default": "", "AllowedPattern": "^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+)?$",
@@ -57,16 +65,31 @@ def table_backups() -> dict[str, Any]:
             "BackupPlanName": stage_name("run-table-daily"),
             "BackupPlanRule": [{"RuleName": "daily", "TargetBackupVault": ref(VAULT), "ScheduleExpression": "cron(0 3 * * ? *)",
                                 "StartWindowMinutes": 60, "CompletionWindowMinutes": 180,
-                                "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS}}]}}},
-        "BackupRole": {"Type": "AWS::IAM::Role", "Properties": {
+                                "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS},
+                                "CopyActions": {"Fn::If": [HAS_REPLICA, [{"DestinationBackupVaultArn": replica_vault_arn(),
+                                                                          "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS}}],
+                                                           ref("AWS::NoValue")]}}]}}},
+        BACKUP_ROLE: {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            # AWS maintains what Backup needs to back a table up (DynamoDB, KMS grants, tags): its managed policy.
-            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"}]}},
+            # AWS maintains what Backup needs to back a table up, copy and restore it (DynamoDB, KMS grants, tags): its managed
+            # policies.  The restore jobs of the runbook run with this role too (the BackupRoleArn output).
+            "ManagedPolicyArns": [{"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor{use}"}
+                                  for use in ("Backup", "Restores")]}},
         "BackupSelection": {"Type": "AWS::Backup::BackupSelection", "Properties": {
             "BackupPlanId": ref("BackupPlan"),
-            "BackupSelection": {"SelectionName": "run-table", "IamRoleArn": get_arn("BackupRole"), "Resources": [get_arn(p.TABLE)]}}},
+            "BackupSelection": {"SelectionName": "run-table", "IamRoleArn": get_arn(BACKUP_ROLE), "Resources": [p.TABLE_ARN]}}},
     }
+
+
+def replica_vault_arn() -> dict[str, Any]:
+    """The vault in ``ReplicaRegion`` that receives a copy of each daily backup (made before a disaster: README)."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:backup:${{ReplicaRegion}}:${{AWS::AccountId}}:backup-vault:{APP}-${{Stage}}-{REPLICA_VAULT}"}
+
+
+def outputs() -> dict[str, Any]:
+    """What the runbook's restore commands name: the role AWS Backup restores with."""
+    return {"BackupRoleArn": {"Value": get_arn(BACKUP_ROLE)}}
 
 
 def replication_configuration() -> dict[str, Any]:

@@ -22,7 +22,7 @@ class MissingOutputs(LookupError):
 _OUTPUT_OF_RESOURCE = {
     "RawBucket": "RawBucketName",
     "ProcessedBucket": "ProcessedBucketName",
-    "RunsTable": "RunsTableName",
+    "RunsTableName": "RunsTableName",
     "AlertsTopic": "AlertsTopicArn",
     "DeadLetterQueue": "DeadLetterQueueUrl",
     "EtlStateMachine": "StateMachineArn",

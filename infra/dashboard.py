@@ -50,7 +50,7 @@ def dashboard_body(datasets: list[str]) -> str:
 def dashboard(datasets: list[str]) -> dict[str, Any]:
     """The dashboard resource and a data-quality alarm per dataset."""
     resources: dict[str, Any] = {"OperatorDashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
-        "DashboardName": stage_name("operator"),
+        "DashboardName": stage_name("operator-${AWS::Region}"),  # dashboards are global: a DR region's stack has its own
         "DashboardBody": {"Fn::Sub": [dashboard_body(datasets), {"StateMachine": ref(p.MACHINE)}]},
     }}}
     for dataset in datasets:

@@ -10,7 +10,12 @@ TAG_KEYS = ("app", "stage", "component")
 
 def stage_name(suffix: str) -> dict[str, Any]:
     """Stage-specific resource names: ``serverless-etl-<stage>-<suffix>``."""
-    return {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}"}
+    return {"Fn::Sub": name_in_stage("${Stage}", suffix)}
+
+
+def name_in_stage(stage: str, suffix: str) -> str:
+    """The name :func:`stage_name` gives in ``stage``."""
+    return f"{APP}-{stage}-{suffix}"
 
 
 def tag_values(component: str) -> dict[str, Any]:

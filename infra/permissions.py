@@ -36,7 +36,10 @@ def _objects(bucket: str, prefix: str) -> dict[str, Any]:
 TASK_FUNCTION_NAMES = tuple(step.function for step in PIPELINE_STEPS)
 RAW = "RawBucket"
 PROCESSED = "ProcessedBucket"
-TABLE = "RunsTable"
+TABLE = "RunsTable"  # the stack's own run table
+# The parameter naming the run table the stack uses: its own by default, or one restored from a backup (README, "Backup and
+# disaster recovery").  Everything that uses the table names it by this parameter, never by the resource.
+TABLE_NAME = "RunsTableName"
 QUEUE = "DeadLetterQueue"
 TOPIC = "AlertsTopic"
 NOTIFICATIONS = "NotificationsTopic"
@@ -52,9 +55,12 @@ QUARANTINE_OBJECTS = _objects(PROCESSED, f"{QUARANTINE_ROOT}/")
 PROCESSED_OBJECTS = _objects(PROCESSED, f"{PROCESSED_ROOT}/")
 MANIFEST_OBJECTS = _objects(PROCESSED, f"{MANIFEST_ROOT}/")
 PROCESSED_BUCKET_ARN = get_arn(PROCESSED)
-TABLE_ARN = get_arn(TABLE)
+_TABLE_ARN = f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{{TABLE_NAME}}}"
+TABLE_ARN = {"Fn::Sub": _TABLE_ARN}
+
+
 def _index_arn(index: str) -> dict[str, str]:
-    return {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"}
+    return {"Fn::Sub": f"{_TABLE_ARN}/index/{index}"}
 
 
 TABLE_INDEXES = [_index_arn(index) for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]

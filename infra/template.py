@@ -108,7 +108,7 @@ def storage() -> dict[str, Any]:
         "ProcessedBucketPolicy": bucket_policy(p.PROCESSED),
         **access_logs(),
         p.TABLE: {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                  "Properties": {**_table_properties(), "TableName": stage_name("runs")}},
+                  "Properties": {**_table_properties(), "TableName": stage_name(backup.RUNS_TABLE)}},
         p.QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
             "QueueName": stage_name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": ref(p.KEY)}},
         # Alerts are for people on call (failures, breaches, budget, dead letters); notifications for whoever wants each run.
@@ -170,7 +170,7 @@ def function_environment(logical_id: str) -> dict[str, Any]:
     return {
         "RAW_BUCKET": ref(p.RAW),
         "PROCESSED_BUCKET": ref(p.PROCESSED),
-        "RUNS_TABLE": ref(p.TABLE),
+        "RUNS_TABLE": ref(p.TABLE_NAME),
         "ALERTS_TOPIC_ARN": ref(p.TOPIC),
         "DEAD_LETTER_QUEUE_URL": ref(p.QUEUE),
         # The task functions do not need the machine (which names them): keep the graph acyclic.
@@ -237,7 +237,7 @@ def orchestration(stage: str) -> dict[str, Any]:
     definition_text = ETL_DEFINITION.read_text()
     substitutions = {
         **{step.placeholder: p.function_arn(step.function) for step in PIPELINE_STEPS},
-        "RunsTableName": ref(p.TABLE),
+        "RunsTableName": ref(p.TABLE_NAME),
         "DeadLetterQueueUrl": ref(p.QUEUE),
         "NotificationsTopicArn": ref(p.NOTIFICATIONS),
     }
@@ -337,7 +337,7 @@ def _outputs() -> dict[str, Any]:
     return {
         "RawBucketName": {"Value": ref(p.RAW)},
         "ProcessedBucketName": {"Value": ref(p.PROCESSED)},
-        "RunsTableName": {"Value": ref(p.TABLE)},
+        "RunsTableName": {"Value": ref(p.TABLE_NAME)},
         "StateMachineArn": {"Value": ref(p.MACHINE)},
         "DeadLetterQueueUrl": {"Value": ref(p.QUEUE)},
         "AlertsTopicArn": {"Value": ref(p.TOPIC)},
@@ -346,6 +346,7 @@ def _outputs() -> dict[str, Any]:
         "FailedInvocationsQueueUrl": {"Value": ref(p.FAILED_INVOCATIONS)},
         "AthenaWorkGroup": {"Value": ref("AthenaWorkGroup")},
         "GlueDatabase": {"Value": ref("GlueDatabase")},
+        **backup.outputs(),
         "FunctionSubnetIds": {"Condition": network.HAS_VPC, "Value": {"Fn::Join": [",", ref("SubnetIds")]}},
         "FunctionSecurityGroupId": {"Condition": network.HAS_VPC, "Value": network.function_security_group()},
     }
@@ -360,7 +361,7 @@ def _frame(stage: str, resources: dict[str, Any], outputs: dict[str, Any],
             "Stage": {"Type": "String", "AllowedValues": [stage], "Default": stage,
                       "Description": "Names every resource serverless-etl-<stage>-...; fixed when packaging (Chalice's stage settings are in the code)"},
             "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
-            **audit.parameter(stage), **cost.parameters(), **backup.parameters(), **network.parameters(),
+            **audit.parameter(stage), **cost.parameters(), **backup.parameters(stage), **network.parameters(),
             **(parameters or {}),
         },
         "Rules": {**backup.rules(), **network.rules()},

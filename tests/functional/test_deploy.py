@@ -114,3 +114,39 @@ def test_undeliverable_events_land_in_the_dead_letter_queue_and_the_failure_hand
         # and no event was dropped by the deployed stack (the emulation's own failure rule has no destination)
         assert [arn for arn, _ in world.events.dropped if "-dev-" in arn] == []
         destroy("dev", region="us-east-1", endpoint_url=world.endpoint_url, delete_data=True)
+
+
+def test_a_restored_run_table_takes_over_the_stage(endpoint):
+    # GIVEN the deployed stack, which has recorded a run in its own table
+    deployed = deploy("dev", region="us-east-1", endpoint_url=endpoint.endpoint_url, with_dependencies=False)
+    s3, sfn, dynamodb = endpoint.client("s3"), endpoint.client("stepfunctions"), endpoint.client("dynamodb")
+    body = (SAMPLES / "transactions.jsonl").read_bytes()
+
+    def run(key: str) -> None:
+        before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=deployed["StateMachineArn"])["executions"]}
+        s3.put_object(Bucket=deployed["RawBucketName"], Key=key, Body=body)
+        [new] = [e for e in sfn.list_executions(stateMachineArn=deployed["StateMachineArn"])["executions"] if e["executionArn"] not in before]
+        assert endpoint.wait(new["executionArn"])["status"] == "SUCCEEDED"
+
+    def recorded(table: str) -> list[str]:
+        return sorted(item["source_key"]["S"] for item in dynamodb.scan(TableName=table)["Items"])
+
+    run("raw/transactions/before.jsonl")
+    own = deployed["RunsTableName"]
+    assert own == "serverless-etl-dev-runs"
+
+    # WHEN the table is restored under another name and the stage pointed at it, as the README's runbook says
+    restored = f"{own}-restored"
+    dynamodb.restore_table_to_point_in_time(SourceTableName=own, TargetTableName=restored, UseLatestRestorableTime=True)
+    pointed = deploy("dev", region="us-east-1", endpoint_url=endpoint.endpoint_url, with_dependencies=False,
+                     parameters={"RunsTableName": restored})
+
+    # THEN the stage publishes it, and a new run is recorded there, beside the restored history, by the functions and the state machine
+    assert pointed["RunsTableName"] == restored
+    assert endpoint.client("ssm").get_parameter(Name="/serverless-etl/dev/RunsTableName")["Parameter"]["Value"] == restored
+    run("raw/transactions/after.jsonl")
+    assert recorded(restored) == ["raw/transactions/after.jsonl", "raw/transactions/before.jsonl"]
+    assert recorded(own) == ["raw/transactions/before.jsonl"]  # the stack's own table is kept, no longer used
+    assert pointed["BackupRoleArn"].startswith("arn:aws:iam::")  # what the runbook's restore jobs run as
+    destroy("dev", region="us-east-1", endpoint_url=endpoint.endpoint_url, delete_data=True)
+    dynamodb.delete_table(TableName=restored)  # not the stack's: etl destroy leaves it, as the README says
