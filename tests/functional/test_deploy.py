@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import time
-from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
-from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 
 from etl_local import cli
 from etl_local.emulation.faults import Fault
+from etl_local.emulation.refusals import start_execution_refused
 from etl_local.emulation.world import ACCOUNT, REGION, LocalAws
 from infra.deploy import deploy, destroy
 from tests.conftest import SAMPLES
@@ -71,10 +70,6 @@ def test_deploy_upload_run_and_destroy(endpoint, capsys, tmp_path):
     assert outputs["RunsTableName"] not in endpoint.client("dynamodb").list_tables()["TableNames"]
 
 
-class ThrottlingException(Exception):
-    """What Step Functions answers a StartExecution beyond the account's rate."""
-
-
 def queue_messages(world: LocalAws, url: str) -> list[dict]:
     return world.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
 
@@ -87,11 +82,10 @@ def test_undeliverable_events_land_in_the_dead_letter_queue_and_the_failure_hand
         body = (SAMPLES / "transactions.jsonl").read_bytes()
 
         # WHEN Step Functions refuses to start the run of a new object, past the rule's retries
-        backend = stepfunctions_backend(ACCOUNT, REGION)
-        with mock.patch.object(type(backend), "start_execution", side_effect=ThrottlingException("Rate exceeded")) as start:
+        with start_execution_refused(ACCOUNT, REGION) as refused:
             s3.put_object(Bucket=deployed["RawBucketName"], Key="raw/transactions/refused.jsonl", Body=body)
         # THEN the Object Created event waits in the undelivered-events queue, saying which rule, target and error
-        assert start.call_count == 1 + 185
+        assert refused.attempts == 1 + 185
         [message] = queue_messages(world, deployed["UndeliveredEventsQueueUrl"])
         event, attributes = json.loads(message["Body"]), message["MessageAttributes"]
         assert event["detail-type"] == "Object Created" and event["detail"]["object"]["key"] == "raw/transactions/refused.jsonl"
