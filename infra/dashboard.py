@@ -43,7 +43,8 @@ def dashboard_body(datasets: list[str]) -> str:
     widgets = [_graph("Executions", executions, 0, 0)]
     for row, dataset in enumerate(datasets, start=1):
         widgets.append(_graph(f"{dataset}: records", [_metric(name, dataset) for name in RECORD_METRICS], 0, row * _HEIGHT))
-        widgets.append(_graph(f"{dataset}: quality", [_metric(name, dataset) for name in QUALITY_METRICS], _WIDTH, row * _HEIGHT))
+        widgets.append(_graph(f"{dataset}: quality", [_metric(name, dataset) for name in (*QUALITY_METRICS, QUALITY_ALARM_METRIC)],
+                              _WIDTH, row * _HEIGHT))
     return json.dumps({"widgets": widgets}, separators=(",", ":"))
 
 

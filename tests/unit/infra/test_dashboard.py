@@ -16,6 +16,8 @@ def test_the_dashboard_graphs_each_datasets_records_and_quality_and_the_executio
     records = widgets[1]["properties"]["metrics"]
     assert records == [[METRICS_NAMESPACE, name, "dataset", "transactions", "service", SERVICE] for name in RECORD_METRICS]
     assert widgets[0]["properties"]["metrics"][0][:2] == ["AWS/States", "ExecutionsStarted"]
+    quality = [metric[1] for metric in widgets[2]["properties"]["metrics"]]
+    assert quality == ["ChecksBreached", "Anomalies", QUALITY_ALARM_METRIC]  # what the quality alarm watches, beside what it sums up
 
 
 def test_the_dashboard_is_in_the_stack_and_names_its_state_machine():
