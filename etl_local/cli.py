@@ -151,13 +151,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="also empty and delete the buckets, delete the run table and schedule the key's deletion (kept otherwise), "
         "also after an earlier destroy without it")
 
-    api_parent = argparse.ArgumentParser(add_help=False)
-    api_parent.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL"),
-                            help=f"the REST API (default: $ETL_API_URL; else, with --stage, the URL the stack published in SSM; "
-                            f"else {DEFAULT_API}, the local server); requests to a deployed API are signed with your AWS credentials")
-    api_parent.add_argument("--stage", choices=("dev", "prod"),
-                            help="the deployed stage whose API URL /serverless-etl/<stage>/EndpointURL names (SSM)")
-    api_parent.add_argument("--region", help="the region of --stage (default: your AWS configuration, else us-east-1)")
+    api_location = argparse.ArgumentParser(add_help=False)  # where the API is: every command that calls it
+    api_location.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL"),
+                              help=f"the REST API (default: $ETL_API_URL; else, with --stage, the URL the stack published in SSM; "
+                              f"else {DEFAULT_API}, the local server); requests to a deployed API are signed with your AWS credentials")
+    api_location.add_argument("--stage", choices=("dev", "prod"),
+                              help="the deployed stage whose API URL /serverless-etl/<stage>/EndpointURL names (SSM)")
+    api_location.add_argument("--region", help="the region of --stage (default: your AWS configuration, else us-east-1)")
+    api_parent = argparse.ArgumentParser(add_help=False, parents=[api_location])
     api_parent.add_argument("--json", action="store_true", help="print the API's JSON answer")
     runs = commands.add_parser("runs", parents=[api_parent], help="list runs, newest first")
     runs.add_argument("--status", choices=RUN_STATUSES)
@@ -176,12 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="start a fresh run for each message's source object and delete the message; 'all' for every message")
 
     dashboard = commands.add_parser(
-        "dashboard", help="serve the dashboard of a deployed API on 127.0.0.1, its calls signed with your AWS credentials",
+        "dashboard", parents=[api_location],
+        help="serve the dashboard of a deployed API on 127.0.0.1, its calls signed with your AWS credentials",
         description="Serve the API's dashboard page on 127.0.0.1 and forward every request the page makes to the API, "
         "signed (SigV4) with your AWS credentials as the other commands sign theirs, until Ctrl-C. Locally, "
         "`etl serve` serves the dashboard itself at http://127.0.0.1:8000/.")
-    dashboard.add_argument("--api", metavar="URL", default=os.environ.get("ETL_API_URL", DEFAULT_API),
-                           help=f"the REST API (default: $ETL_API_URL or {DEFAULT_API})")
     dashboard.add_argument("--port", type=int, default=8002, help="port on 127.0.0.1 (default 8002; 0: any free port)")
     return parser
 
@@ -421,12 +421,16 @@ def dashboard_command(args: argparse.Namespace) -> int:
     from etl_local.dashboard import DashboardServer
 
     try:
-        server = DashboardServer(ApiClient(args.api), "127.0.0.1", args.port)
+        api = _api_url(args)
+        server = DashboardServer(ApiClient(api), "127.0.0.1", args.port)
+    except ApiError as error:
+        print(f"etl dashboard: {error}", file=sys.stderr)
+        return EXIT_ERROR
     except OSError as error:
         print(f"etl dashboard: cannot listen on 127.0.0.1 ({error}); pick another port with --port", file=sys.stderr)
         return EXIT_ERROR
     with server:
-        print(f"Dashboard  http://127.0.0.1:{server.server_address[1]}/  (calls {args.api}). Ctrl-C stops it.", flush=True)
+        print(f"Dashboard  http://127.0.0.1:{server.server_address[1]}/  (calls {api}). Ctrl-C stops it.", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -65,7 +65,7 @@ def _failed_runs() -> dict[str, Any]:
 def _table_throttles() -> dict[str, Any]:
     metrics: list[dict[str, Any]] = [
         {"Id": metric.lower(), "ReturnData": False, "MetricStat": {
-            "Metric": {"Namespace": "AWS/DynamoDB", "MetricName": metric, "Dimensions": [{"Name": "TableName", "Value": ref(p.TABLE)}]},
+            "Metric": {"Namespace": "AWS/DynamoDB", "MetricName": metric, "Dimensions": [{"Name": "TableName", "Value": ref(p.TABLE_NAME)}]},
             "Period": PERIOD_SECONDS, "Stat": "Sum"}}
         for metric in ("ReadThrottleEvents", "WriteThrottleEvents")
     ]

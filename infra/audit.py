@@ -82,7 +82,7 @@ def trail() -> dict[str, Any]:
                 {"Name": "the run table", "FieldSelectors": [
                     {"Field": "eventCategory", "Equals": ["Data"]},
                     {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
-                    {"Field": "resources.ARN", "Equals": [get_arn(p.TABLE)]}]},
+                    {"Field": "resources.ARN", "Equals": [p.TABLE_ARN]}]},
             ],
         }},
     }

@@ -1,10 +1,12 @@
-"""Backup and DR: an AWS Backup plan for the run table, and optional cross-region replication of processed data.
+"""Backup and DR: an AWS Backup plan for the run table, and optional cross-region copies of processed data and backups.
 
 The run table has point-in-time recovery (35 days, to the second) and a daily backup kept
 35 days in a vault encrypted with the stack's key.  With ``ReplicaRegion`` (and
 ``ReplicaKeyArn``, a key in that region) set, the processed bucket replicates ``processed/``
 and ``manifests/`` to ``serverless-etl-<stage>-processed-replica-<account>-<ReplicaRegion>``,
-delete markers included, which must exist first (README, "Backup and disaster recovery").
+delete markers included, and each daily backup is copied to the vault
+``serverless-etl-<stage>-backups-replica`` in that region; both must exist first (README,
+"Backup and disaster recovery").  ``RunsTableName`` points the stack at a restored table.
 """
 from __future__ import annotations
 
@@ -12,10 +14,14 @@ from typing import Any
 
 from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT
 from infra import permissions as p
-from infra.naming import APP, stage_name
+from infra.buckets import PROCESSED_BUCKET, bucket_arn
+from infra.naming import APP, name_in_stage, stage_name
 from infra.permissions import get_arn, ref
 
 VAULT = "BackupVault"
+BACKUP_ROLE = "BackupRole"
+REPLICA_VAULT = "backups-replica"  # serverless-etl-<stage>-backups-replica, in ReplicaRegion
+RUNS_TABLE = "runs"  # the suffix of the stack's own run table: serverless-etl-<stage>-runs
 HAS_REPLICA = "HasReplica"
 REPLICATED_PREFIXES = (f"{PROCESSED_ROOT}/", f"{MANIFEST_ROOT}/")
 RETENTION_DAYS = 35
@@ -25,16 +31,30 @@ def replica_bucket_arn() -> dict[str, Any]:
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{APP}-${{Stage}}-processed-replica-${{AWS::AccountId}}-${{ReplicaRegion}}"}
 
 
-def parameters() -> dict[str, Any]:
+def parameters(stage: str) -> dict[str, Any]:
     return {
-        "ReplicaRegion": {"Type": "String", "Default": "",
-                          "Description": "Replicate processed data to this region (empty: no replication)"},
-        "ReplicaKeyArn": {"Type": "String", "Default": "", "Description": "The KMS key in ReplicaRegion that encrypts the replica"},
+        p.TABLE_NAME: {"Type": "String", "Default": name_in_stage(stage, RUNS_TABLE), "AllowedPattern": "^[a-zA-Z0-9_.-]{3,255}$",
+                       "Description": "The run table the functions, the state machine, the alarms, the backups and the trail use: "
+                                      "the stack's own (the default), or one restored from a backup (README: Backup and disaster recovery)"},
+        "ReplicaRegion": {"Type": "String", "Default": "", "AllowedPattern": "^([a-z]{2}(-[a-z]+)+-[0-9])?$",
+                          "Description": "Replicate processed data to this region (empty: no replication); ReplicaKeyArn then too"},
+        "ReplicaKeyArn": {"Type": "String", "Default": "", "AllowedPattern": "^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+)?$",
+                          "Description": "The KMS key in ReplicaRegion that encrypts the replica"},
     }
 
 
+def _not_empty(parameter: str) -> dict[str, Any]:
+    return {"Fn::Not": [{"Fn::Equals": [ref(parameter), ""]}]}
+
+
 def conditions() -> dict[str, Any]:
-    return {HAS_REPLICA: {"Fn::Not": [{"Fn::Equals": [ref("ReplicaRegion"), ""]}]}}
+    return {HAS_REPLICA: {"Fn::And": [_not_empty("ReplicaRegion"), _not_empty("ReplicaKeyArn")]}}
+
+
+def rules() -> dict[str, Any]:
+    """Refuse a replica region without the key that encrypts the replica, rather than not replicate."""
+    return {"ReplicaNeedsKey": {"RuleCondition": _not_empty("ReplicaRegion"), "Assertions": [
+        {"Assert": _not_empty("ReplicaKeyArn"), "AssertDescription": "ReplicaRegion needs ReplicaKeyArn: a KMS key in that region"}]}}
 
 
 def table_backups() -> dict[str, Any]:
@@ -45,16 +65,31 @@ def table_backups() -> dict[str, Any]:
             "BackupPlanName": stage_name("run-table-daily"),
             "BackupPlanRule": [{"RuleName": "daily", "TargetBackupVault": ref(VAULT), "ScheduleExpression": "cron(0 3 * * ? *)",
                                 "StartWindowMinutes": 60, "CompletionWindowMinutes": 180,
-                                "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS}}]}}},
-        "BackupRole": {"Type": "AWS::IAM::Role", "Properties": {
+                                "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS},
+                                "CopyActions": {"Fn::If": [HAS_REPLICA, [{"DestinationBackupVaultArn": replica_vault_arn(),
+                                                                          "Lifecycle": {"DeleteAfterDays": RETENTION_DAYS}}],
+                                                           ref("AWS::NoValue")]}}]}}},
+        BACKUP_ROLE: {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            # AWS maintains what Backup needs to back a table up (DynamoDB, KMS grants, tags): its managed policy.
-            "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"}]}},
+            # AWS maintains what Backup needs to back a table up, copy and restore it (DynamoDB, KMS grants, tags): its managed
+            # policies.  The restore jobs of the runbook run with this role too (the BackupRoleArn output).
+            "ManagedPolicyArns": [{"Fn::Sub": f"arn:${{AWS::Partition}}:iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor{use}"}
+                                  for use in ("Backup", "Restores")]}},
         "BackupSelection": {"Type": "AWS::Backup::BackupSelection", "Properties": {
             "BackupPlanId": ref("BackupPlan"),
-            "BackupSelection": {"SelectionName": "run-table", "IamRoleArn": get_arn("BackupRole"), "Resources": [get_arn(p.TABLE)]}}},
+            "BackupSelection": {"SelectionName": "run-table", "IamRoleArn": get_arn(BACKUP_ROLE), "Resources": [p.TABLE_ARN]}}},
     }
+
+
+def replica_vault_arn() -> dict[str, Any]:
+    """The vault in ``ReplicaRegion`` that receives a copy of each daily backup (made before a disaster: README)."""
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:backup:${{ReplicaRegion}}:${{AWS::AccountId}}:backup-vault:{APP}-${{Stage}}-{REPLICA_VAULT}"}
+
+
+def outputs() -> dict[str, Any]:
+    """What the runbook's restore commands name: the role AWS Backup restores with."""
+    return {"BackupRoleArn": {"Value": get_arn(BACKUP_ROLE)}}
 
 
 def replication_configuration() -> dict[str, Any]:
@@ -68,9 +103,12 @@ def replication_configuration() -> dict[str, Any]:
 
 
 def replication_role() -> dict[str, Any]:
-    source = [{"Fn::Sub": f"${{{p.PROCESSED}.Arn}}/{prefix}*"} for prefix in REPLICATED_PREFIXES]
+    """The role S3 replicates with.  It names the processed bucket by its ARN built from its name, not ``GetAtt``:
+    the bucket's replication configuration names the role, and CloudFormation refuses a cycle."""
+    processed = bucket_arn(PROCESSED_BUCKET)
+    source = [{"Fn::Sub": [f"${{bucket}}/{prefix}*", {"bucket": processed}]} for prefix in REPLICATED_PREFIXES]
     statements = [
-        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [get_arn(p.PROCESSED)]},
+        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [processed]},
         {"Effect": "Allow", "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"],
          "Resource": source},
         {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],

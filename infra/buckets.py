@@ -9,12 +9,18 @@ from infra.naming import APP
 from infra.permissions import get_arn, ref
 
 ACCESS_LOGS = "AccessLogsBucket"
+RAW_BUCKET, PROCESSED_BUCKET = "raw", "processed"  # the suffixes of their names
 ABORT_INCOMPLETE_UPLOADS = {"Id": "abort-incomplete-uploads", "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
 
 
 def bucket_name(suffix: str) -> dict[str, Any]:
     # Bucket names are global: the account id and region keep them unique.
     return {"Fn::Sub": f"{APP}-${{Stage}}-{suffix}-${{AWS::AccountId}}-${{AWS::Region}}"}
+
+
+def bucket_arn(suffix: str) -> dict[str, Any]:
+    """The ARN of the stack's bucket ``suffix``, known before the bucket exists (``GetAtt`` would depend on it)."""
+    return {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${name}", {"name": bucket_name(suffix)}]}
 
 
 def bucket(suffix: str, lifecycle: list[dict[str, Any]], *, event_bridge: bool = False, kms: bool = True,

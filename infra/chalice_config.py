@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chalicelib.steps import API_HANDLER, logical_id
 from infra.chalice_project import read_config
 from infra.template import CHALICE_FUNCTIONS, TASK_FUNCTIONS, function_environment
 
@@ -21,7 +22,7 @@ class MissingOutputs(LookupError):
 _OUTPUT_OF_RESOURCE = {
     "RawBucket": "RawBucketName",
     "ProcessedBucket": "ProcessedBucketName",
-    "RunsTable": "RunsTableName",
+    "RunsTableName": "RunsTableName",
     "AlertsTopic": "AlertsTopicArn",
     "DeadLetterQueue": "DeadLetterQueueUrl",
     "EtlStateMachine": "StateMachineArn",
@@ -49,19 +50,19 @@ def stage_config(outputs: dict[str, str]) -> dict[str, Any]:
     if missing:
         raise MissingOutputs(f"the stack has no output {', '.join(missing)} (is it the resources stack, "
                              "deployed with `etl deploy --resources-only`, and complete?)")
-    shared = {k: _value(v, outputs) for k, v in function_environment("APIHandler").items()}
+    shared = {k: _value(v, outputs) for k, v in function_environment(logical_id(API_HANDLER)).items()}
     functions: dict[str, Any] = {}
-    for logical_id, name in CHALICE_FUNCTIONS.items():
-        if name == "api_handler":
+    for function_id, name in CHALICE_FUNCTIONS.items():
+        if name == API_HANDLER:
             continue
-        entry: dict[str, Any] = {"iam_role_arn": outputs[f"{logical_id}RoleArn"]}
-        if logical_id in TASK_FUNCTIONS:
+        entry: dict[str, Any] = {"iam_role_arn": outputs[f"{function_id}RoleArn"]}
+        if function_id in TASK_FUNCTIONS:
             entry["environment_variables"] = {"STATE_MACHINE_ARN": ""}
         functions[name] = entry
     section = {
         "api_gateway_stage": "api",
         "manage_iam_role": False,
-        "iam_role_arn": outputs["APIHandlerRoleArn"],  # the API handler's role
+        "iam_role_arn": outputs[f"{logical_id(API_HANDLER)}RoleArn"],  # the API handler's role
         "environment_variables": shared,
         "lambda_functions": functions,
     }

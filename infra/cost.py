@@ -15,11 +15,12 @@ from chalicelib.steps import INGEST
 from infra import permissions as p
 from infra.chalice_project import function_config
 from infra.definition import objects_in
-from infra.naming import APP, stage_name
+from infra.naming import APP, stage_name, tag_values
 from infra.permissions import ref
 
 HAS_BUDGET = "HasBudget"
 MONTHLY_BUDGET = "MonthlyBudget"
+BUDGET_SCOPE_TAGS = ("app", "stage")  # of naming.TAG_KEYS: the costs of this app in this stage
 
 
 class ConcurrencyError(ValueError):
@@ -69,11 +70,19 @@ def check_map_concurrency(definition: str, substitutions: dict[str, Any], stage:
 
 def parameters() -> dict[str, Any]:
     return {MONTHLY_BUDGET: {"Type": "Number", "Default": 100, "MinValue": 0,
-                             "Description": "Monthly cost budget in USD of resources tagged app=serverless-etl (0: no budget)"}}
+                             "Description": "Monthly cost budget in USD of resources tagged app=serverless-etl and stage=<stage> (0: no budget)"}}
 
 
 def conditions() -> dict[str, Any]:
     return {HAS_BUDGET: {"Fn::Not": [{"Fn::Equals": [ref(MONTHLY_BUDGET), 0]}]}}
+
+
+def budget_filter() -> dict[str, Any]:
+    """What the budget counts: resources tagged with this app *and* this stage (activate both cost-allocation tags once
+    in the Billing console), so each stage's budget counts its own costs.  ``CostFilters`` could not say that: the
+    values of its ``TagKeyValue`` filter are alternatives."""
+    values = tag_values("cost")
+    return {"And": [{"Tags": {"Key": key, "Values": [values[key]], "MatchOptions": ["EQUALS"]}} for key in BUDGET_SCOPE_TAGS]}
 
 
 def budget() -> dict[str, Any]:
@@ -83,8 +92,7 @@ def budget() -> dict[str, Any]:
         "Budget": {
             "BudgetName": stage_name("monthly"), "BudgetType": "COST", "TimeUnit": "MONTHLY",
             "BudgetLimit": {"Amount": ref(MONTHLY_BUDGET), "Unit": "USD"},
-            # Counts what carries the app's cost-allocation tag (activate it once in the Billing console).
-            "CostFilters": {"TagKeyValue": [f"user:app${APP}"]},
+            "FilterExpression": budget_filter(),
         },
         "NotificationsWithSubscribers": [
             {"Notification": {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": 80,

@@ -10,12 +10,12 @@ TAG_KEYS = ("app", "stage", "component")
 
 def stage_name(suffix: str) -> dict[str, Any]:
     """Stage-specific resource names: ``serverless-etl-<stage>-<suffix>``."""
-    return {"Fn::Sub": stage_name_pattern(suffix)}
+    return {"Fn::Sub": name_in_stage("${Stage}", suffix)}
 
 
-def stage_name_pattern(suffix: str) -> str:
-    """:func:`stage_name`'s ``Fn::Sub`` text, to build ARNs from."""
-    return f"{APP}-${{Stage}}-{suffix}"
+def name_in_stage(stage: str, suffix: str) -> str:
+    """The name :func:`stage_name` gives in ``stage``."""
+    return f"{APP}-{stage}-{suffix}"
 
 
 MACHINE_SUFFIX = "etl"  # the state machine: serverless-etl-<stage>-etl

@@ -5,6 +5,10 @@ Off by default (interface endpoints are billed by the hour).  With ``VpcId`` and
 only HTTPS egress (or ``SecurityGroupId``), gateway endpoints for S3 and DynamoDB on
 ``RouteTableIds``, and an interface endpoint for every other service a function calls:
 the services of the permission table's actions (:func:`interface_services`).
+
+Every value of a parameter is used only under a condition that it is not empty (a
+stack rule refuses ``VpcId`` without ``SubnetIds``), so an empty default never reaches
+a property that wants an id.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from infra.naming import stage_name, tags
 from infra.permissions import ref
 
 HAS_VPC = "HasVpc"
+HAS_SECURITY_GROUP_ID = "HasSecurityGroupId"
 CREATES_SECURITY_GROUP = "CreatesFunctionSecurityGroup"
 HAS_ROUTE_TABLES = "HasRouteTables"
 FUNCTION_SECURITY_GROUP = "FunctionSecurityGroup"
@@ -32,26 +37,42 @@ def interface_services() -> list[str]:
 
 def parameters() -> dict[str, Any]:
     return {
-        "VpcId": {"Type": "String", "Default": "", "Description": "Run the functions in this VPC (empty: no VPC, no endpoints)"},
+        "VpcId": {"Type": "String", "Default": "", "AllowedPattern": "^(vpc-[0-9a-f]+)?$",
+                  "Description": "Run the functions in this VPC (empty: no VPC, no endpoints); SubnetIds then too"},
         "SubnetIds": {"Type": "CommaDelimitedList", "Default": "", "Description": "Private subnets of VpcId for the functions"},
         "RouteTableIds": {"Type": "CommaDelimitedList", "Default": "",
                           "Description": "Route tables of those subnets, for the S3 and DynamoDB gateway endpoints"},
-        "SecurityGroupId": {"Type": "String", "Default": "",
+        "SecurityGroupId": {"Type": "String", "Default": "", "AllowedPattern": "^(sg-[0-9a-f]+)?$",
                             "Description": "The functions' security group (empty: one allowing HTTPS egress only)"},
     }
 
 
+def _not_empty(value: Any) -> dict[str, Any]:
+    return {"Fn::Not": [{"Fn::Equals": [value, ""]}]}
+
+
+def _listed(parameter: str) -> dict[str, Any]:
+    """A list parameter as one string, empty when the list is."""
+    return {"Fn::Join": ["", ref(parameter)]}
+
+
 def conditions() -> dict[str, Any]:
     return {
-        HAS_VPC: {"Fn::Not": [{"Fn::Equals": [ref("VpcId"), ""]}]},
-        CREATES_SECURITY_GROUP: {"Fn::And": [{"Condition": HAS_VPC}, {"Fn::Equals": [ref("SecurityGroupId"), ""]}]},
-        HAS_ROUTE_TABLES: {"Fn::And": [{"Condition": HAS_VPC},
-                                       {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", ref("RouteTableIds")]}, ""]}]}]},
+        HAS_VPC: {"Fn::And": [_not_empty(ref("VpcId")), _not_empty(_listed("SubnetIds"))]},
+        HAS_SECURITY_GROUP_ID: _not_empty(ref("SecurityGroupId")),
+        CREATES_SECURITY_GROUP: {"Fn::And": [{"Condition": HAS_VPC}, {"Fn::Not": [{"Condition": HAS_SECURITY_GROUP_ID}]}]},
+        HAS_ROUTE_TABLES: {"Fn::And": [{"Condition": HAS_VPC}, _not_empty(_listed("RouteTableIds"))]},
     }
 
 
+def rules() -> dict[str, Any]:
+    """Refuse a VPC without subnets, rather than leave the functions out of it."""
+    return {"VpcNeedsSubnets": {"RuleCondition": _not_empty(ref("VpcId")), "Assertions": [
+        {"Assert": _not_empty(_listed("SubnetIds")), "AssertDescription": "VpcId needs SubnetIds: the private subnets of the functions"}]}}
+
+
 def function_security_group() -> dict[str, Any]:
-    return {"Fn::If": [CREATES_SECURITY_GROUP, ref(FUNCTION_SECURITY_GROUP), ref("SecurityGroupId")]}
+    return {"Fn::If": [HAS_SECURITY_GROUP_ID, ref("SecurityGroupId"), ref(FUNCTION_SECURITY_GROUP)]}
 
 
 def vpc_config() -> dict[str, Any]:

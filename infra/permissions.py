@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT, QUARANTINE_ROOT, RAW_PREFIX, STAGING_ROOT
-from chalicelib.steps import CHUNKS_STATE, PIPELINE_STEPS
+from chalicelib.steps import API_HANDLER, CHUNKS_STATE, FAILURE_HANDLER, INGEST, OUTPUT, PIPELINE_STEPS, TRANSFORM, VALIDATE, VERDICT
 from chalicelib.storage.runs import INDEX_ALL, INDEX_BY_DATASET, INDEX_BY_STATUS
-from infra.naming import MACHINE_SUFFIX, stage_name_pattern
+from infra.naming import MACHINE_SUFFIX, name_in_stage
 
 
 def ref(name: str) -> dict[str, str]:
@@ -37,7 +37,10 @@ def _objects(bucket: str, prefix: str) -> dict[str, Any]:
 TASK_FUNCTION_NAMES = tuple(step.function for step in PIPELINE_STEPS)
 RAW = "RawBucket"
 PROCESSED = "ProcessedBucket"
-TABLE = "RunsTable"
+TABLE = "RunsTable"  # the stack's own run table
+# The parameter naming the run table the stack uses: its own by default, or one restored from a backup (README, "Backup and
+# disaster recovery").  Everything that uses the table names it by this parameter, never by the resource.
+TABLE_NAME = "RunsTableName"
 QUEUE = "DeadLetterQueue"
 TOPIC = "AlertsTopic"
 NOTIFICATIONS = "NotificationsTopic"
@@ -53,9 +56,11 @@ QUARANTINE_OBJECTS = _objects(PROCESSED, f"{QUARANTINE_ROOT}/")
 PROCESSED_OBJECTS = _objects(PROCESSED, f"{PROCESSED_ROOT}/")
 MANIFEST_OBJECTS = _objects(PROCESSED, f"{MANIFEST_ROOT}/")
 PROCESSED_BUCKET_ARN = get_arn(PROCESSED)
-TABLE_ARN = get_arn(TABLE)
+_TABLE_ARN = f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{{TABLE_NAME}}}"
+TABLE_ARN = {"Fn::Sub": _TABLE_ARN}
+
 def _index_arn(index: str) -> dict[str, str]:
-    return {"Fn::Sub": f"${{{TABLE}.Arn}}/index/{index}"}
+    return {"Fn::Sub": f"{_TABLE_ARN}/index/{index}"}
 
 
 TABLE_INDEXES = [_index_arn(index) for index in (INDEX_ALL, INDEX_BY_STATUS, INDEX_BY_DATASET)]
@@ -68,7 +73,7 @@ MACHINE_ARN = ref(MACHINE)
 EXECUTIONS = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:${{{MACHINE}.Name}}:*"}
 # The machine's own role cannot name the machine (a cycle): these ARNs are built from the name it is given.
 _STATES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
-MACHINE_NAME = stage_name_pattern(MACHINE_SUFFIX)
+MACHINE_NAME = name_in_stage("${Stage}", MACHINE_SUFFIX)
 MACHINE_BY_NAME = {"Fn::Sub": f"{_STATES}:stateMachine:{MACHINE_NAME}"}
 # A Distributed Map's child workflow executions: execution:<machine>/<Map Run label>:<id>
 CHILD_EXECUTIONS = {"Fn::Sub": f"{_STATES}:execution:{MACHINE_NAME}/*"}
@@ -93,7 +98,7 @@ TRACING = Grant(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ("*",),
 
 # Function name (as in app.py) -> what its code calls (and TRACING: what its runtime sends).
 FUNCTION_GRANTS: dict[str, list[Grant]] = {
-    "ingest": [
+    INGEST.function: [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head/open_range: pin the source version, "
               "read its head and, for CSV, gzip and JSON arrays, the whole file once to plan its chunks"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: a missing key answers 404, not 403"),
@@ -102,7 +107,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects in both buckets"),
         TRACING,
     ],
-    "validate": [
+    VALIDATE.function: [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "read_chunk: the chunk's byte range of the source"),
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "read_chunk: a part ingest wrote"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,),
@@ -110,13 +115,13 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects in both buckets"),
         TRACING,
     ],
-    "transform": [
+    TRANSFORM.function: [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "StagingStore.reader: the chunk's valid records"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,), "the chunk's Parquet files, pending; their list"),
         _kms("SSE-KMS objects"),
         TRACING,
     ],
-    "verdict": [
+    VERDICT.function: [
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "the chunks' findings, quarantined records and key fingerprints"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (QUARANTINE_OBJECTS,), "write_quarantine: the run's quarantine file"),
         Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_validation: counts, quarantine and quality"),
@@ -125,7 +130,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects"),
         TRACING,
     ],
-    "output": [
+    OUTPUT.function: [
         Grant(("s3:GetObject",), (STAGING_OBJECTS, MANIFEST_OBJECTS),
               "the chunks' file lists and the pending files it copies; the manifests of the key's versions"),
         Grant(("s3:ListBucket",), (PROCESSED_BUCKET_ARN,),
@@ -140,7 +145,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("SSE-KMS objects; the alerts topic"),
         TRACING,
     ],
-    "on_execution_failed": [
+    FAILURE_HANDLER: [
         Grant(("states:GetExecutionHistory", "states:DescribeExecution"), (EXECUTIONS,),
               "ExecutionStore.history: which state failed; describe: whether a redrive resumed it since"),
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head: the run id when Ingest never finished"),
@@ -152,7 +157,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         _kms("the alerts topic, the raw bucket and the failed-invocations queue are KMS-encrypted"),
         TRACING,
     ],
-    "api_handler": [
+    API_HANDLER: [
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "control.runs.start_run: head the object"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "start_run: a missing object answers 404"),
         Grant(("s3:PutObject",), (RAW_OBJECTS,), "control.uploads: presigned PUT URLs carry this role's permission"),

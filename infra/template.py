@@ -19,15 +19,15 @@ import pyarrow as pa
 from chalicelib import steps
 from chalicelib.config import DEFAULT_SCHEMAS_DIR
 from chalicelib.datasets import DatasetRegistry
-from chalicelib.datasets.columns import output_schema
-from chalicelib.keys import RAW_PREFIX
+from chalicelib.datasets.columns import PARTITION_KEYS, output_schema
+from chalicelib.keys import PROCESSED_ROOT, RAW_PREFIX, STAGING_ROOT, processed_prefix
 from chalicelib.run_record import TTL_ATTRIBUTE
 from chalicelib.steps import API_HANDLER, FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
 from infra import audit, backup, cost, delivery, discovery, network
 from infra import permissions as p
 from infra.alarms import alarms
-from infra.buckets import access_logs, bucket, bucket_policy
+from infra.buckets import PROCESSED_BUCKET, RAW_BUCKET, access_logs, bucket, bucket_policy
 from infra.checks import SYNCHRONOUS_NO_DLQ, VPC_OPTIONAL, skip
 from infra.dashboard import dashboard
 from infra.definition import ETL_DEFINITION, check_substitutions
@@ -38,8 +38,8 @@ from infra.permissions import Grant, get_arn, policy_document, ref
 CHALICE_FUNCTIONS = {
     steps.logical_id(name): name for name in (*(step.function for step in PIPELINE_STEPS), FAILURE_HANDLER, API_HANDLER)}
 TASK_FUNCTIONS = tuple(step.logical_id for step in PIPELINE_STEPS)
-PARTITION_KEYS = ("year", "month", "day", "hour")
-_PROJECTION_RANGES = {"year": ("2000,2100", "4"), "month": ("1,12", "2"), "day": ("1,31", "2"), "hour": ("0,23", "2")}
+# Partition projection of each key of PARTITION_KEYS, in its order: (range, digits), as partition_directory writes them.
+_PROJECTION_RANGES = dict(zip(PARTITION_KEYS, (("2000,2100", "4"), ("1,12", "2"), ("1,31", "2"), ("0,23", "2")), strict=True))
 ATHENA_RESULTS = "athena-results/"
 
 
@@ -86,20 +86,20 @@ def storage() -> dict[str, Any]:
         }},
         "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
             "AliasName": {"Fn::Sub": f"alias/{APP}-${{Stage}}"}, "TargetKeyId": ref(p.KEY)}},
-        p.RAW: bucket("raw", [
+        p.RAW: bucket(RAW_BUCKET, [
             # Versioned: expiry leaves a delete marker, so the old version goes a day later and the marker after it.
             {"Id": "raw-to-glacier-then-expire", "Status": "Enabled", "Prefix": RAW_PREFIX,
              "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 30}], "ExpirationInDays": 365,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
         ], event_bridge=True),
-        p.PROCESSED: bucket("processed", [
+        p.PROCESSED: bucket(PROCESSED_BUCKET, [
             # Intelligent-Tiering, not a fixed Standard-IA rule: Athena reads old partitions unpredictably, and IA
             # bills every read ($0.01/GB) and 30 days at least; IT moves each idle object down and back up for free.
-            {"Id": "processed-to-intelligent-tiering", "Status": "Enabled", "Prefix": "processed/",
+            {"Id": "processed-to-intelligent-tiering", "Status": "Enabled", "Prefix": f"{PROCESSED_ROOT}/",
              "Transitions": [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}],
              "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
-            {"Id": "staging-expires", "Status": "Enabled", "Prefix": "staging/", "ExpirationInDays": 7,
+            {"Id": "staging-expires", "Status": "Enabled", "Prefix": f"{STAGING_ROOT}/", "ExpirationInDays": 7,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "athena-results-expire", "Status": "Enabled", "Prefix": ATHENA_RESULTS, "ExpirationInDays": 30},
             {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},
@@ -108,7 +108,7 @@ def storage() -> dict[str, Any]:
         "ProcessedBucketPolicy": bucket_policy(p.PROCESSED),
         **access_logs(),
         p.TABLE: {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                  "Properties": {**_table_properties(), "TableName": stage_name("runs")}},
+                  "Properties": {**_table_properties(), "TableName": stage_name(backup.RUNS_TABLE)}},
         p.QUEUE: {"Type": "AWS::SQS::Queue", "Properties": {
             "QueueName": stage_name("dead-letters"), "MessageRetentionPeriod": 14 * 24 * 3600, "KmsMasterKeyId": ref(p.KEY)}},
         # Alerts are for people on call (failures, breaches, budget, dead letters); notifications for whoever wants each run.
@@ -170,7 +170,7 @@ def function_environment(logical_id: str) -> dict[str, Any]:
     return {
         "RAW_BUCKET": ref(p.RAW),
         "PROCESSED_BUCKET": ref(p.PROCESSED),
-        "RUNS_TABLE": ref(p.TABLE),
+        "RUNS_TABLE": ref(p.TABLE_NAME),
         "ALERTS_TOPIC_ARN": ref(p.TOPIC),
         "DEAD_LETTER_QUEUE_URL": ref(p.QUEUE),
         # The task functions do not need the machine (which names them): keep the graph acyclic.
@@ -237,7 +237,7 @@ def orchestration(stage: str) -> dict[str, Any]:
     definition_text = ETL_DEFINITION.read_text()
     substitutions = {
         **{step.placeholder: p.function_arn(step.function) for step in PIPELINE_STEPS},
-        "RunsTableName": ref(p.TABLE),
+        "RunsTableName": ref(p.TABLE_NAME),
         "DeadLetterQueueUrl": ref(p.QUEUE),
         "NotificationsTopicArn": ref(p.NOTIFICATIONS),
     }
@@ -260,7 +260,7 @@ def orchestration(stage: str) -> dict[str, Any]:
         "StartRunRole": _role({"Fn::Sub": "events.${AWS::URLSuffix}"}, p.START_RULE_GRANTS),
         delivery.START_RULE: {"Type": "AWS::Events::Rule", "Properties": {
             "Name": stage_name("start-run"),
-            "Description": "An object created under raw/ in the raw bucket starts a run",
+            "Description": f"An object created under {RAW_PREFIX} in the raw bucket starts a run",
             "EventPattern": {"source": ["aws.s3"], "detail-type": ["Object Created"],
                              "detail": {"bucket": {"name": [ref(p.RAW)]}, "object": {"key": [{"prefix": RAW_PREFIX}]}}},
             "Targets": [delivery.dead_letter_target({"Id": "etl", "Arn": ref(p.MACHINE), "RoleArn": get_arn("StartRunRole")})],
@@ -298,8 +298,9 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
             },
         }},
     }
+    partitions = "".join(f"{key}=${{!{key}}}/" for key in PARTITION_KEYS)  # year=${year}/... once Fn::Sub is done
     for name in registry.names():
-        location = {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/processed/{name}/"}
+        location = {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/{processed_prefix(name)}"}
         projection = {f"projection.{key}.{setting}": value for key, (span, digits) in _PROJECTION_RANGES.items()
                       for setting, value in (("type", "integer"), ("range", span), ("digits", digits))}
         resources[f"{''.join(part.title() for part in name.split('_'))}Table"] = {
@@ -312,8 +313,7 @@ def catalog(registry: DatasetRegistry | None = None) -> dict[str, Any]:
                     "Parameters": {
                         "classification": "parquet", "parquet.compression": "SNAPPY", "projection.enabled": "true",
                         **projection,
-                        "storage.location.template": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/processed/{name}/"
-                                                                 "year=${!year}/month=${!month}/day=${!day}/hour=${!hour}/"},
+                        "storage.location.template": {"Fn::Sub": f"s3://${{{p.PROCESSED}}}/{processed_prefix(name)}{partitions}"},
                     },
                     "PartitionKeys": [{"Name": key, "Type": "string"} for key in PARTITION_KEYS],
                     "StorageDescriptor": {
@@ -337,7 +337,7 @@ def _outputs() -> dict[str, Any]:
     return {
         "RawBucketName": {"Value": ref(p.RAW)},
         "ProcessedBucketName": {"Value": ref(p.PROCESSED)},
-        "RunsTableName": {"Value": ref(p.TABLE)},
+        "RunsTableName": {"Value": ref(p.TABLE_NAME)},
         "StateMachineArn": {"Value": ref(p.MACHINE)},
         "DeadLetterQueueUrl": {"Value": ref(p.QUEUE)},
         "AlertsTopicArn": {"Value": ref(p.TOPIC)},
@@ -346,6 +346,7 @@ def _outputs() -> dict[str, Any]:
         "FailedInvocationsQueueUrl": {"Value": ref(p.FAILED_INVOCATIONS)},
         "AthenaWorkGroup": {"Value": ref("AthenaWorkGroup")},
         "GlueDatabase": {"Value": ref("GlueDatabase")},
+        **backup.outputs(),
         "FunctionSubnetIds": {"Condition": network.HAS_VPC, "Value": {"Fn::Join": [",", ref("SubnetIds")]}},
         "FunctionSecurityGroupId": {"Condition": network.HAS_VPC, "Value": network.function_security_group()},
     }
@@ -360,9 +361,10 @@ def _frame(stage: str, resources: dict[str, Any], outputs: dict[str, Any],
             "Stage": {"Type": "String", "AllowedValues": [stage], "Default": stage,
                       "Description": "Names every resource serverless-etl-<stage>-...; fixed when packaging (Chalice's stage settings are in the code)"},
             "AlertEmail": {"Type": "String", "Default": "", "Description": "E-mail address subscribed to alerts (empty: none)"},
-            **audit.parameter(stage), **cost.parameters(), **backup.parameters(), **network.parameters(),
+            **audit.parameter(stage), **cost.parameters(), **backup.parameters(stage), **network.parameters(),
             **(parameters or {}),
         },
+        "Rules": {**backup.rules(), **network.rules()},
         "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlertEmail"), ""]}]},
                        **audit.condition(), **cost.conditions(), **backup.conditions(), **network.conditions(), **(conditions or {})},
         "Resources": {**resources, **discovery.parameters(outputs)},

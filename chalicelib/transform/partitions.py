@@ -17,14 +17,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from chalicelib.datasets.columns import PARTITION_KEYS
+
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # what Hive (and pyarrow) name the partition of a null value
 
 
 def partition_directory(hour: datetime | None) -> str:
     """``year=YYYY/month=MM/day=DD/hour=HH`` of a UTC time, zero-padded as strftime's ``%Y %m %d %H``."""
-    if hour is None:
-        return "/".join(f"{name}={NULL_PARTITION}" for name in ("year", "month", "day", "hour"))
-    return f"year={hour.year:04d}/month={hour.month:02d}/day={hour.day:02d}/hour={hour.hour:02d}"
+    values = (NULL_PARTITION,) * len(PARTITION_KEYS) if hour is None else (
+        f"{hour.year:04d}", f"{hour.month:02d}", f"{hour.day:02d}", f"{hour.hour:02d}")
+    return "/".join(f"{name}={value}" for name, value in zip(PARTITION_KEYS, values, strict=True))
 
 
 @dataclass

@@ -78,6 +78,7 @@ def verdict(state: IngestState, services: Services) -> TransformedState:
         "SourceBytes": (run["source"]["size"] or 0, BYTES), "RunsRejected": (int(reason is not None), COUNT),
         "ChecksBreached": (sum(check["breached"] for check in assessment.quality["checks"]), COUNT),
         "Anomalies": (len(assessment.quality["anomalies"]), COUNT),
+        "QualityWarnings": (0 if reason else len(assessment.warnings), COUNT),
     })
     return TransformedState(
         run=run, chunks=plan,

@@ -89,6 +89,12 @@ def stage_resources(world: LocalAws) -> list[str]:
     kms = world.client("kms")
     found += [f"key {k['KeyId']}" for k in kms.list_keys()["Keys"]
               if kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"]
+    found += [f"log-group {g['logGroupName']}" for page in world.client("logs").get_paginator("describe_log_groups").paginate()
+              for g in page["logGroups"] if prefix in g["logGroupName"]]
+    found += [f"role {r['RoleName']}" for page in world.client("iam").get_paginator("list_roles").paginate()
+              for r in page["Roles"] if r["RoleName"].startswith(prefix)]
+    found += [f"parameter {p['Name']}" for page in world.client("ssm").get_paginator("get_parameters_by_path").paginate(
+              Path=f"/serverless-etl/{STAGE}/", Recursive=True) for p in page["Parameters"]]
     return found
 
 
@@ -117,6 +123,9 @@ def test_the_readme_chalice_deploy_recipe_runs_files_and_tears_down_in_either_or
         written = world.client("s3").list_objects_v2(Bucket=outputs["ProcessedBucketName"], Prefix="processed/transactions/")
         assert written["KeyCount"] > 0
         assert {step for step, _ in world.bridge.invocations} >= {"ingest", "validate", "transform", "output", "on_execution_failed"}
+        # (and what a teardown must remove is seen: each kind of thing the stage made)
+        assert {found.split()[0] for found in stage_resources(world)} == {
+            "function", "api", "bucket", "table", "stack", "rule", "queue", "state", "key", "log-group", "role", "parameter"}
 
         # WHEN it is torn down as the README says: chalice delete, then the resources stack with its data
         removed = run(readme_block("chalice-teardown"), project, world)

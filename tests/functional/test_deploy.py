@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import time
-from unittest import mock
 
 import pyarrow.parquet as pq
 import pytest
-from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 
 from etl_local import cli
 from etl_local.emulation.faults import Fault
+from etl_local.emulation.refusals import start_execution_refused
 from etl_local.emulation.world import ACCOUNT, REGION, LocalAws
 from infra.deploy import deploy, destroy
 from tests.conftest import SAMPLES
@@ -71,10 +70,6 @@ def test_deploy_upload_run_and_destroy(endpoint, capsys, tmp_path):
     assert outputs["RunsTableName"] not in endpoint.client("dynamodb").list_tables()["TableNames"]
 
 
-class ThrottlingException(Exception):
-    """What Step Functions answers a StartExecution beyond the account's rate."""
-
-
 def queue_messages(world: LocalAws, url: str) -> list[dict]:
     return world.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get("Messages", [])
 
@@ -87,11 +82,10 @@ def test_undeliverable_events_land_in_the_dead_letter_queue_and_the_failure_hand
         body = (SAMPLES / "transactions.jsonl").read_bytes()
 
         # WHEN Step Functions refuses to start the run of a new object, past the rule's retries
-        backend = stepfunctions_backend(ACCOUNT, REGION)
-        with mock.patch.object(type(backend), "start_execution", side_effect=ThrottlingException("Rate exceeded")) as start:
+        with start_execution_refused(ACCOUNT, REGION) as refused:
             s3.put_object(Bucket=deployed["RawBucketName"], Key="raw/transactions/refused.jsonl", Body=body)
         # THEN the Object Created event waits in the undelivered-events queue, saying which rule, target and error
-        assert start.call_count == 1 + 185
+        assert refused.attempts == 1 + 185
         [message] = queue_messages(world, deployed["UndeliveredEventsQueueUrl"])
         event, attributes = json.loads(message["Body"]), message["MessageAttributes"]
         assert event["detail-type"] == "Object Created" and event["detail"]["object"]["key"] == "raw/transactions/refused.jsonl"
@@ -114,3 +108,39 @@ def test_undeliverable_events_land_in_the_dead_letter_queue_and_the_failure_hand
         # and no event was dropped by the deployed stack (the emulation's own failure rule has no destination)
         assert [arn for arn, _ in world.events.dropped if "-dev-" in arn] == []
         destroy("dev", region="us-east-1", endpoint_url=world.endpoint_url, delete_data=True)
+
+
+def test_a_restored_run_table_takes_over_the_stage(endpoint):
+    # GIVEN the deployed stack, which has recorded a run in its own table
+    deployed = deploy("dev", region="us-east-1", endpoint_url=endpoint.endpoint_url, with_dependencies=False)
+    s3, sfn, dynamodb = endpoint.client("s3"), endpoint.client("stepfunctions"), endpoint.client("dynamodb")
+    body = (SAMPLES / "transactions.jsonl").read_bytes()
+
+    def run(key: str) -> None:
+        before = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=deployed["StateMachineArn"])["executions"]}
+        s3.put_object(Bucket=deployed["RawBucketName"], Key=key, Body=body)
+        [new] = [e for e in sfn.list_executions(stateMachineArn=deployed["StateMachineArn"])["executions"] if e["executionArn"] not in before]
+        assert endpoint.wait(new["executionArn"])["status"] == "SUCCEEDED"
+
+    def recorded(table: str) -> list[str]:
+        return sorted(item["source_key"]["S"] for item in dynamodb.scan(TableName=table)["Items"])
+
+    run("raw/transactions/before.jsonl")
+    own = deployed["RunsTableName"]
+    assert own == "serverless-etl-dev-runs"
+
+    # WHEN the table is restored under another name and the stage pointed at it, as the README's runbook says
+    restored = f"{own}-restored"
+    dynamodb.restore_table_to_point_in_time(SourceTableName=own, TargetTableName=restored, UseLatestRestorableTime=True)
+    pointed = deploy("dev", region="us-east-1", endpoint_url=endpoint.endpoint_url, with_dependencies=False,
+                     parameters={"RunsTableName": restored})
+
+    # THEN the stage publishes it, and a new run is recorded there, beside the restored history, by the functions and the state machine
+    assert pointed["RunsTableName"] == restored
+    assert endpoint.client("ssm").get_parameter(Name="/serverless-etl/dev/RunsTableName")["Parameter"]["Value"] == restored
+    run("raw/transactions/after.jsonl")
+    assert recorded(restored) == ["raw/transactions/after.jsonl", "raw/transactions/before.jsonl"]
+    assert recorded(own) == ["raw/transactions/before.jsonl"]  # the stack's own table is kept, no longer used
+    assert pointed["BackupRoleArn"].startswith("arn:aws:iam::")  # what the runbook's restore jobs run as
+    destroy("dev", region="us-east-1", endpoint_url=endpoint.endpoint_url, delete_data=True)
+    dynamodb.delete_table(TableName=restored)  # not the stack's: etl destroy leaves it, as the README says

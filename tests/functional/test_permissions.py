@@ -66,7 +66,7 @@ def local_values(world: LocalAws) -> dict[str, str]:
     return {
         f"{p.RAW}.Arn": f"arn:aws:s3:::{world.names.raw_bucket}",
         f"{p.PROCESSED}.Arn": f"arn:aws:s3:::{world.names.processed_bucket}",
-        f"{p.TABLE}.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{world.names.runs_table}",
+        p.TABLE_NAME: world.names.runs_table,
         f"{p.QUEUE}.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{world.names.dead_letter_queue}",
         p.TOPIC: world.topic_arn,
         f"{p.KEY}.Arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/local",

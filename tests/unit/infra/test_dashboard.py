@@ -6,7 +6,7 @@ import json
 from bench.dataplane import run_stages
 from chalicelib.observability import METRICS_NAMESPACE, SERVICE, metrics
 from infra import permissions
-from infra.dashboard import QUALITY_METRICS, RECORD_METRICS, dashboard, dashboard_body
+from infra.dashboard import QUALITY_ALARM_METRIC, RECORD_METRICS, dashboard, dashboard_body
 from infra.template import merge_template
 from tests.conftest import SAMPLES, put_raw
 
@@ -22,6 +22,9 @@ def test_the_dashboard_graphs_each_datasets_records_quality_duration_and_size_an
     duration = widgets[3]["properties"]["metrics"]
     assert [(metric[1], metric[-1]["stat"]) for metric in duration] == [("SecondsToOutput", "Average"), ("SecondsToOutput", "Maximum")]
     assert widgets[4]["properties"]["metrics"] == [[METRICS_NAMESPACE, "SourceBytes", "dataset", "transactions", "service", SERVICE]]
+    quality = [metric[1] for metric in widgets[2]["properties"]["metrics"]]
+    # what the quality alarm watches, beside what it sums up
+    assert quality == ["ChecksBreached", "Anomalies", QUALITY_ALARM_METRIC, "RunsRejected", "RunsSuperseded"]
 
 
 def test_no_two_graphs_overlap():
@@ -51,8 +54,10 @@ def test_the_dashboard_is_in_the_stack_and_names_its_state_machine():
     assert "${StateMachine}" in body and variables == {"StateMachine": {"Ref": permissions.MACHINE}}
 
 
-def test_a_quality_alarm_per_dataset_and_metric_on_the_emitted_dimensions():
+def test_a_quality_alarm_per_dataset_on_the_emitted_metric_and_dimensions():
     alarms = {k: v for k, v in dashboard(["user_actions"]).items() if v["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {f"UserActions{m}Alarm" for m in QUALITY_METRICS}
-    dimensions = alarms["UserActionsChecksBreachedAlarm"]["Properties"]["Dimensions"]
-    assert dimensions == [{"Name": "dataset", "Value": "user_actions"}, {"Name": "service", "Value": SERVICE}]
+    assert set(alarms) == {"UserActionsQualityWarningsAlarm"}
+    properties = alarms["UserActionsQualityWarningsAlarm"]["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (METRICS_NAMESPACE, QUALITY_ALARM_METRIC)
+    assert properties["Dimensions"] == [{"Name": "dataset", "Value": "user_actions"}, {"Name": "service", "Value": SERVICE}]
+    # validate emits it: tests/unit/validate/test_quality.py shows what it counts

@@ -40,3 +40,18 @@ def test_the_api_commands_take_the_flag_then_the_stages_published_url_then_the_l
     assert cli._api_url(api_args()) == DEFAULT_API
     with pytest.raises(ApiError, match="no /serverless-etl/dev/EndpointURL"):
         cli._api_url(api_args(stage="dev"))
+
+
+def test_etl_dashboard_calls_the_stages_published_url(ssm, monkeypatch, capsys):
+    from etl_local.dashboard import DashboardServer
+
+    def interrupted(server):
+        raise KeyboardInterrupt  # Ctrl-C as soon as it serves
+
+    monkeypatch.delenv("ETL_API_URL", raising=False)
+    monkeypatch.setattr(DashboardServer, "serve_forever", interrupted)
+    assert cli.main(["dashboard", "--stage", "prod", "--region", "us-east-1", "--port", "0"]) == 0
+    assert "(calls https://abc.execute-api.us-east-1.amazonaws.com/api/)" in capsys.readouterr().out
+    # a stage not deployed here is named, and nothing is served
+    assert cli.main(["dashboard", "--stage", "dev", "--region", "us-east-1", "--port", "0"]) == cli.EXIT_ERROR
+    assert "no /serverless-etl/dev/EndpointURL in SSM" in capsys.readouterr().err

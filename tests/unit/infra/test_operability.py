@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
@@ -43,7 +44,7 @@ def test_the_audit_trail_records_data_events_of_both_buckets_and_the_table_on_by
     selectors = {s["Name"]: {f["Field"]: f for f in s["FieldSelectors"]} for s in trail["Properties"]["AdvancedEventSelectors"]}
     objects = selectors["objects of the raw and processed buckets"]["resources.ARN"]["StartsWith"]
     assert objects == [{"Fn::Sub": f"${{{b}.Arn}}/"} for b in (p.RAW, p.PROCESSED)]
-    assert selectors["the run table"]["resources.ARN"]["Equals"] == [{"Fn::GetAtt": [p.TABLE, "Arn"]}]
+    assert selectors["the run table"]["resources.ARN"]["Equals"] == [p.TABLE_ARN]
     audit = resources["AuditBucket"]["Properties"]
     assert audit["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     assert all(audit["PublicAccessBlockConfiguration"].values())
@@ -85,6 +86,11 @@ def test_the_budget_alerts_at_80_percent_actual_and_100_percent_forecast(resourc
               for n in budget["NotificationsWithSubscribers"]]
     assert alerts == [("ACTUAL", 80, {"Ref": p.TOPIC}), ("FORECASTED", 100, {"Ref": p.TOPIC})]
     assert budget["Budget"]["BudgetLimit"]["Amount"] == {"Ref": "MonthlyBudget"}
+    # it counts this stage's costs only: resources tagged with the app and the stage (both, not either)
+    assert budget["Budget"]["FilterExpression"] == {"And": [
+        {"Tags": {"Key": "app", "Values": ["serverless-etl"], "MatchOptions": ["EQUALS"]}},
+        {"Tags": {"Key": "stage", "Values": [{"Ref": "Stage"}], "MatchOptions": ["EQUALS"]}}]}
+    assert "CostFilters" not in budget["Budget"]
     [allow] = resources["AlertsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert "budgets.amazonaws.com" in allow["Principal"]["Service"]
 
@@ -131,7 +137,7 @@ def test_the_run_table_is_backed_up_daily_for_35_days_and_processed_data_may_rep
     [rule] = resources["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
     assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)" and rule["Lifecycle"] == {"DeleteAfterDays": 35}
     assert resources["BackupVault"]["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": [p.KEY, "Arn"]}
-    assert resources["BackupSelection"]["Properties"]["BackupSelection"]["Resources"] == [{"Fn::GetAtt": [p.TABLE, "Arn"]}]
+    assert resources["BackupSelection"]["Properties"]["BackupSelection"]["Resources"] == [p.TABLE_ARN]
     condition, replication, absent = resources[p.PROCESSED]["Properties"]["ReplicationConfiguration"]["Fn::If"]
     assert condition == "HasReplica" and absent == {"Ref": "AWS::NoValue"}
     assert {r["Filter"]["Prefix"] for r in replication["Rules"]} == {"processed/", "manifests/"}
@@ -156,3 +162,60 @@ def test_chalice_config_names_every_missing_output_and_writes_the_vpc_settings()
     assert "subnet_ids" not in stage_config(outputs)
     section = stage_config({**outputs, "FunctionSubnetIds": "subnet-a,subnet-b", "FunctionSecurityGroupId": "sg-1"})
     assert section["subnet_ids"] == ["subnet-a", "subnet-b"] and section["security_group_ids"] == ["sg-1"]
+
+
+@pytest.mark.parametrize("parameter, accepted, refused", [
+    ("VpcId", ["", "vpc-0abc123"], ["subnet-1", "vpc-"]),
+    ("SecurityGroupId", ["", "sg-0abc123"], ["vpc-1", "sg-XYZ"]),
+    ("ReplicaRegion", ["", "eu-central-1", "us-gov-west-1"], ["eu-central", "EU-WEST-1"]),
+    ("ReplicaKeyArn", ["", "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+     ["alias/replica", "arn:aws:kms:eu-central-1:123456789012:alias/replica"]),
+])
+def test_optional_parameters_take_empty_or_a_well_formed_value(parameter, accepted, refused):
+    pattern = merge_template("prod")["Parameters"][parameter]["AllowedPattern"]
+    assert [v for v in accepted if not re.fullmatch(pattern, v)] == [] and [v for v in refused if re.fullmatch(pattern, v)] == []
+
+
+def test_a_vpc_needs_subnets_and_a_replica_region_its_key():
+    template = merge_template("prod")
+    rules = {name: (rule["RuleCondition"], [a["Assert"] for a in rule["Assertions"]]) for name, rule in template["Rules"].items()}
+    assert rules == {
+        "VpcNeedsSubnets": ({"Fn::Not": [{"Fn::Equals": [{"Ref": "VpcId"}, ""]}]},
+                            [{"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SubnetIds"}]}, ""]}]}]),
+        "ReplicaNeedsKey": ({"Fn::Not": [{"Fn::Equals": [{"Ref": "ReplicaRegion"}, ""]}]},
+                            [{"Fn::Not": [{"Fn::Equals": [{"Ref": "ReplicaKeyArn"}, ""]}]}]),
+    }
+    # and what each option makes exists only when every value it uses is given
+    assert template["Conditions"]["HasReplica"] == {"Fn::And": [rules["ReplicaNeedsKey"][0], *rules["ReplicaNeedsKey"][1]]}
+    assert template["Conditions"]["HasVpc"] == {"Fn::And": [rules["VpcNeedsSubnets"][0], *rules["VpcNeedsSubnets"][1]]}
+
+
+def test_everything_that_uses_the_run_table_names_it_by_a_parameter_so_a_restored_table_can_take_over():
+    for template in (merge_template("prod"), resources_template("prod")):
+        parameter, resources = template["Parameters"][p.TABLE_NAME], template["Resources"]
+        # by default the stack's own table
+        assert parameter["Default"] == resources[p.TABLE]["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", "prod")
+        # nothing names the table resource itself: each use follows the parameter
+        others = json.dumps({**{k: v for k, v in resources.items() if k != p.TABLE}, "Outputs": template["Outputs"]})
+        assert not re.search(rf'"{p.TABLE}"|\$\{{{p.TABLE}[.}}]', others)
+        uses = [resources[f"{f}Role"] for f in CHALICE_FUNCTIONS if f != "Transform"] + [
+            resources["StateMachineRole"], resources[p.MACHINE]["Properties"]["DefinitionSubstitutions"]["RunsTableName"],
+            resources["RunsTableThrottlesAlarm"], resources["BackupSelection"], resources["DataEventsTrail"],
+            template["Outputs"]["RunsTableName"]]
+        assert all(f"{p.TABLE_NAME}" in json.dumps(use) for use in uses)
+    assert all(merge_template("prod")["Resources"][f]["Properties"]["Environment"]["Variables"]["RUNS_TABLE"] == {"Ref": p.TABLE_NAME}
+               for f in CHALICE_FUNCTIONS)
+
+
+def test_backups_are_copied_to_the_dr_region_and_the_restore_role_is_published(resources):
+    [rule] = resources["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]
+    condition, [copy], absent = rule["CopyActions"]["Fn::If"]
+    assert condition == "HasReplica" and absent == {"Ref": "AWS::NoValue"}
+    assert copy["DestinationBackupVaultArn"]["Fn::Sub"].endswith(":backup:${ReplicaRegion}:${AWS::AccountId}:backup-vault:"
+                                                                 "serverless-etl-${Stage}-backups-replica")
+    policies = [arn["Fn::Sub"].rsplit("/", 1)[1] for arn in resources["BackupRole"]["Properties"]["ManagedPolicyArns"]]
+    assert policies == ["AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"]
+    outputs = merge_template("prod")["Outputs"]
+    assert outputs["BackupRoleArn"] == {"Value": {"Fn::GetAtt": ["BackupRole", "Arn"]}}
+    # a stack of the stage in the DR region names its global resources apart (dashboards are global)
+    assert "${AWS::Region}" in resources["OperatorDashboard"]["Properties"]["DashboardName"]["Fn::Sub"]

@@ -133,8 +133,7 @@ def test_alarms_cover_failures_dead_letters_undelivered_events_functions_and_the
     expected = {"ExecutionsFailedAlarm", "DeadLettersAlarm", "UndeliveredEventsAlarm", "FailedInvocationsAlarm",
                 "StartRunRuleFailedInvocationsAlarm", "FailedExecutionsRuleFailedInvocationsAlarm", "RunsTableThrottlesAlarm"}
     expected |= {f"{f}{m}Alarm" for f in CHALICE_FUNCTIONS for m in ("Errors", "Throttles", "Duration")}
-    expected |= {f"{d.title().replace('_', '')}{m}Alarm" for d in ("metrics", "transactions", "user_actions")
-                 for m in ("ChecksBreached", "Anomalies")}  # data quality, per dataset (infra/dashboard.py)
+    expected |= {f"{d.title().replace('_', '')}QualityWarningsAlarm" for d in ("metrics", "transactions", "user_actions")}  # per dataset
     assert alarms == expected
     assert all(resources[a]["Properties"]["AlarmActions"] == [{"Ref": permissions.TOPIC}] for a in alarms)
 

@@ -106,3 +106,24 @@ def test_metrics_switched_off_are_neither_kept_nor_printed(monkeypatch, capsys):
     for _ in range(150):  # Powertools prints a metric set once a metric has 100 values, switched off or not
         emit_metrics("transactions", {"RecordsIn": (1, COUNT)})
     assert metrics.metric_set == {} and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("checks, verdict, breached, counted", [
+    # a reject check breached: the run is rejected, and its dead letter is its one alert
+    ([{"check": "max_duplicate_share", "limit": 0, "on_breach": "reject"}], "REJECTED", 1, 0),
+    # a warn check breached with a reject check: rejected all the same, so neither counts
+    ([{"check": "max_duplicate_share", "limit": 0, "on_breach": "warn"}, {"check": "min_rows", "limit": 100, "on_breach": "reject"}],
+     "REJECTED", 2, 0),
+    # a warn check breached alone: the data is written, and the alarm counts the warning (the one its alert carries)
+    ([{"check": "max_duplicate_share", "limit": 0, "on_breach": "warn"}], "ACCEPTED", 1, 1),
+])
+def test_the_quality_alarm_counts_the_warnings_of_written_runs_only(world, with_checks, checks, verdict, breached, counted):
+    from chalicelib.observability import metrics
+    from infra.dashboard import QUALITY_ALARM_METRIC
+
+    metrics.clear_metrics()
+    state = run_validate(world, with_checks(checks), [json.dumps(good(1))] * 3)
+    emitted = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    assert state["outcome"]["verdict"] == verdict and emitted["ChecksBreached"] == [breached]  # graphed: every breach
+    assert emitted[QUALITY_ALARM_METRIC] == [counted]
