@@ -198,7 +198,10 @@ def test_everything_that_uses_the_run_table_names_it_by_a_parameter_so_a_restore
         # nothing names the table resource itself: each use follows the parameter
         others = json.dumps({**{k: v for k, v in resources.items() if k != p.TABLE}, "Outputs": template["Outputs"]})
         assert not re.search(rf'"{p.TABLE}"|\$\{{{p.TABLE}[.}}]', others)
-        uses = [resources[f"{f}Role"] for f in CHALICE_FUNCTIONS if f != "Transform"] + [
+        table_users = [f for f, name in CHALICE_FUNCTIONS.items()
+                       if any(a.startswith("dynamodb:") for g in p.FUNCTION_GRANTS[name] for a in g.actions)]
+        assert set(table_users) == {"Ingest", "Verdict", "Output", "OnExecutionFailed", "APIHandler"}
+        uses = [resources[f"{f}Role"] for f in table_users] + [
             resources["StateMachineRole"], resources[p.MACHINE]["Properties"]["DefinitionSubstitutions"]["RunsTableName"],
             resources["RunsTableThrottlesAlarm"], resources["BackupSelection"], resources["DataEventsTrail"],
             template["Outputs"]["RunsTableName"]]
