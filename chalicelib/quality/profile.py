@@ -138,7 +138,7 @@ class ProfileBuilder:
                 numbers = self._ranges[name]
                 field["min"], field["max"] = _shown(numbers.low), _shown(numbers.high)
                 if _numeric(kind):
-                    field["mean"] = _shown(numbers.total / numbers.count) if numbers.count else None
+                    field["mean"] = _shown(_significant(numbers.total / numbers.count)) if numbers.count else None
             fields[name] = field
         newest = self._ranges[self._timestamp_field].high if self._timestamp_field in self._ranges else None
         freshness = None
@@ -149,7 +149,9 @@ class ProfileBuilder:
             valid=self._valid,
             invalid=self._invalid,
             invalid_share=_share(self._invalid, records),
-            top_rules=[RuleCount(rule=rule, records=n) for rule, n in self._rules.most_common(TOP_RULES)],
+            # most records first, ties by name: the same whatever order the chunks were added in
+            top_rules=[RuleCount(rule=rule, records=n)
+                       for rule, n in sorted(self._rules.items(), key=lambda item: (-item[1], item[0]))[:TOP_RULES]],
             fields=fields,
             newest_event=_shown(newest) if isinstance(newest, datetime) else None,
             freshness_seconds=freshness,
@@ -219,6 +221,14 @@ def _from_json(value: Any, kind: pa.DataType) -> Any:
     if pa.types.is_date(kind):
         return date.fromisoformat(value)
     return value
+
+
+MEAN_DIGITS = 12
+
+
+def _significant(value: float) -> float:
+    """``value`` to ``MEAN_DIGITS`` significant digits: a sum's last bits depend on the order it was added up in."""
+    return float(f"{value:.{MEAN_DIGITS}g}")
 
 
 def _ranged(kind: pa.DataType) -> bool:
