@@ -210,16 +210,28 @@ def attach_children(visits: list[StateVisit], executions: ExecutionStore, detail
             key=lambda child: (child.index is None, child.index or 0, child.started))
 
 
-def chunk_failures(visit: StateVisit) -> str | None:
-    """What failed in a Distributed Map whose children were attached: the first failed chunk, its state and error."""
+@dataclass(frozen=True)
+class ChunkFailure:
+    """Where a Distributed Map failed: the first chunk that did not succeed, the state it failed in, and why."""
+
+    state: str | None
+    error: str | None
+    cause: str
+
+
+def chunk_failure(visit: StateVisit) -> ChunkFailure | None:
+    """The first failed chunk of a Distributed Map whose children were attached (``None`` when none failed)."""
     failed = [child for child in visit.chunks or [] if child.status != "SUCCEEDED"]
     if not failed:
         return None
     first = failed[0]
-    where = next((v.name for v in reversed(first.states or []) if v.error is not None), None)
+    inner = failed_state(first.states or [], first.error, first.cause)
     chunk = f"chunk {first.index}" if first.index is not None else "a chunk"
-    return (f"{len(failed)} of {len(visit.chunks or [])} chunks did not succeed (a redrive reruns only those); "
-            f"{chunk} {first.status.lower()}{f' at {where}' if where else ''}: {first.error}: {error_message(first.cause or '')}")
+    return ChunkFailure(
+        state=inner.name if inner else None, error=first.error,
+        cause=f"{chunk} of {len(visit.chunks or [])} {first.status.lower()}: {error_message(first.cause or '')} "
+              f"({len(failed)} did not succeed; a redrive reruns only those)",
+    )
 
 
 def error_message(cause: str) -> str:

@@ -255,11 +255,7 @@ def _summary(report: dict) -> str:
         *views.outcome_lines(report["reason"], report["failed_state"], report["error"]),
         *views.quality_lines(report["quality"]),
     ]
-    path = " -> ".join(
-        s["name"] + (f" (x{s['attempts']}, waits {'/'.join(f'{w:.1f}s' for w in s['retry_waits_seconds'])})" if s["attempts"] > 1 else "")
-        for s in report["states"]
-    )
-    lines.append(f"  states: {path}")
+    lines.append(f"  states: {views.state_path(report['states'])}")
     lines += views.output_lines(report["outputs"], report["quarantine"], report["dlq_messages"])
     if report["faults_injected"]:
         lines.append("  faults injected: " + ", ".join(f"{service} {n}" for service, n in sorted(report["faults_injected"].items())))

@@ -87,15 +87,53 @@ def _runs(page: dict[str, Any]) -> list[str]:
     return lines or ["no runs"]
 
 
+def _retries(state: dict[str, Any]) -> str:
+    waits = "/".join(f"{w:.1f}s" for w in state["retry_waits_seconds"] if w is not None)
+    return f"x{state['attempts']}, waits {waits}" if state["attempts"] > 1 else ""
+
+
+def _notable(chunk: dict[str, Any]) -> bool:
+    """A chunk worth a line of its own: it did not succeed, or one of its states was retried."""
+    return chunk["status"] != "SUCCEEDED" or any(state["attempts"] > 1 for state in chunk["states"] or [])
+
+
+def _chunk_path(chunk: dict[str, Any]) -> str:
+    steps = " -> ".join(state["name"] + (f" ({_retries(state)})" if _retries(state) else "") + (
+        f" {state['error']}" if state["error"] else "") for state in chunk["states"] or [])
+    return f"chunk {chunk['index']} {chunk['status']}" + (f": {steps}" if steps else "")
+
+
+def state_path(states: list[dict[str, Any]]) -> str:
+    """The states a run went through, one line: retries with their waits, and for the Map, its chunks that did not
+    simply succeed (``etl run``'s summary)."""
+    parts = []
+    for state in states:
+        retries = _retries(state)
+        part = state["name"] + (f" ({retries})" if retries else "")
+        if "chunks" in state:
+            chunks = state["chunks"]
+            notable = "; ".join(_chunk_path(chunk) for chunk in chunks if _notable(chunk))
+            part += f" [{len(chunks)} chunk{'s' if len(chunks) != 1 else ''}{': ' + notable if notable else ''}]"
+        parts.append(part)
+    return " -> ".join(parts)
+
+
 def _history(history: dict[str, Any]) -> list[str]:
     lines = [f"{history['status']} {history['run_id']}" + (f"  (redriven at {', '.join(history['redrives'])})" if history["redrives"] else "")]
     for state in history["states"]:
-        duration = f"{state['duration_seconds']:.3f} s" if state["duration_seconds"] is not None else "unfinished"
-        waits = "/".join(f"{w:.1f}s" for w in state["retry_waits_seconds"] if w is not None)
-        tries = f"  x{state['attempts']} (waits {waits})" if state["attempts"] > 1 else ""
-        error = f"  {state['error']}" if state["error"] else ""
-        lines.append(f"  {state['entered']}  {state['name']:<24} {state['type']:<9} {duration:>11}{tries}{error}")
+        lines.append("  " + _visit_line(state))
+        for chunk in state.get("chunks", []):
+            lines.append(f"    chunk {chunk['index'] if chunk['index'] is not None else '?'}: {chunk['status']}"
+                         + (f"  {chunk['error']}" if chunk["error"] else ""))
+            lines += ["      " + _visit_line(visit) for visit in chunk["states"] or []]
     return lines
+
+
+def _visit_line(state: dict[str, Any]) -> str:
+    duration = f"{state['duration_seconds']:.3f} s" if state["duration_seconds"] is not None else "unfinished"
+    retries = _retries(state)
+    error = f"  {state['error']}" if state["error"] else ""
+    return f"{state['entered']}  {state['name']:<24} {state['type']:<9} {duration:>11}{'  ' + retries if retries else ''}{error}"
 
 
 def _dead_letters(page: dict[str, Any]) -> list[str]:

@@ -17,6 +17,12 @@ EVENTS = Path(__file__).parent / "events"
 SAMPLES = Path(__file__).parent.parent / "samples"
 
 
+def chunk_visit(states: list[dict[str, Any]], name: str, chunk: int = 0) -> dict[str, Any]:
+    """State ``name`` of one chunk's run through the Map that processes the chunks, from a run's timeline."""
+    [run] = [c for state in states for c in state.get("chunks", []) if c["index"] == chunk]
+    return next(state for state in run["states"] if state["name"] == name)
+
+
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 

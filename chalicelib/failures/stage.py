@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import DataError
-from chalicelib.history import attach_children, chunk_failures, error_message, execution_failure, failed_state, timeline
+from chalicelib.history import attach_children, chunk_failure, error_message, execution_failure, failed_state, timeline
 from chalicelib.identity import RequestedSource, dataset_from_key, requested_source, run_id_of
 from chalicelib.services import Services
 from chalicelib.steps import INGEST
@@ -53,14 +53,16 @@ def record_failure(event: dict[str, Any], services: Services) -> dict[str, Any]:
     failed = failed_state(timeline(events), detail.get("error") or ended_with[0], detail.get("cause") or ended_with[1])
     error = detail.get("error") or (failed.error if failed else None) or detail["status"]
     cause = detail.get("cause") or (failed.cause if failed else None) or ""
-    if failed is not None and failed.map_runs:  # a chunk failed: say which, where and why (its own history)
+    state_name = failed.name if failed else None
+    if failed is not None and failed.map_runs:  # a chunk failed: the state it failed in, and why (its own history)
         attach_children([failed], services.executions, detailed=0)
-        cause = chunk_failures(failed) or cause
+        chunk = chunk_failure(failed)
+        if chunk is not None:
+            state_name, error, cause = chunk.state or state_name, chunk.error or error, chunk.cause
     if error == REJECTED_ERROR:
         return {"action": "ignored", "reason": "rejected runs are recorded and announced by the state machine"}
     requested = _requested(detail)
     run_id = _run_id(events, requested, services)
-    state_name = failed.name if failed else None
     updated = False
     if run_id is not None:
         updated = services.runs.mark_failed(

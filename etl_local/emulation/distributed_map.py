@@ -11,11 +11,11 @@ chunks missing.  Here, as on AWS:
 - children that fail beyond the Map's tolerated failures (none by default) fail
   the Map Run and the Map state with ``States.ExceedToleratedFailureThreshold``;
 - when a redriven execution resumes at the Map, only the children that did not
-  succeed run again; the others keep their results.  (AWS redrives a failed
-  Standard child from its failed state; here it runs again from its start, which
-  the pipeline's chunk steps, being idempotent, do not mind.  A redriven Map
-  Run keeps its ARN on AWS; here it gets a new one, whose children are all the
-  Map's, those kept and those run again.)
+  succeed run again, each redriven as AWS redrives a Standard child: same ARN,
+  its history going on with ``ExecutionRedriven``, resumed at the state it failed
+  in with the input that state was entered with; the others keep their results.
+  (A redriven Map Run keeps its ARN on AWS; here it gets a new one, whose
+  children are all the Map's, those kept and those redriven.)
 """
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ from moto.stepfunctions.parser.api import (
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent, FailureEventException
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.flow.start_at import StartAt
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
     DistributedIterationComponent,
     DistributedIterationComponentEvalInput,
@@ -51,9 +53,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job 
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.max_concurrency import DEFAULT_MAX_CONCURRENCY_VALUE
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext, EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError, ProgramStopped
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from etl_local.emulation.redrive import ExecutionNotRedrivable, resume_point
 
 THRESHOLD_ERROR = StatesErrorNameType.StatesExceedToleratedFailureThreshold
 
@@ -74,7 +78,12 @@ class ChildExecution:
     output: Any = None
     error: str | None = None
     cause: str | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    history: EventManager = field(default_factory=EventManager)
+    resume_input: Any = None  # set while it is being redriven: the input of the state it resumes at
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.history.get_event_history()
 
     def described(self) -> dict[str, Any]:
         """What ``DescribeExecution`` answers for it."""
@@ -107,6 +116,13 @@ class MapRuns:
             return dict(self._maps.setdefault((execution_arn, state), {}))
 
     def start_child(self, map_run_arn: str, map_state_machine_arn: str, index: int, item: Any) -> ChildExecution:
+        """The child running ``item``: a new one, or the one being redriven for it."""
+        with self._lock:
+            earlier = self._maps[self._runs[map_run_arn]].get(index)
+            if earlier is not None and earlier.resume_input is not None:
+                earlier.map_run_arn, earlier.status, earlier.stop_date = map_run_arn, "RUNNING", None
+                earlier.error = earlier.cause = None
+                return earlier
         name = str(uuid.uuid4())
         arn = map_state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
         child = ChildExecution(arn, name, map_state_machine_arn, map_run_arn, index, item)
@@ -137,15 +153,15 @@ def _map_run(self: DistributedIterationComponent, env: Environment, eval_input: 
     """Run the children that have not succeeded yet; fail the Map when more failed than it tolerates."""
     items: list[Any] = env.stack.pop()
     record = eval_input.map_run_record
-    kept = {index: child for index, child in MAP_RUNS.begin(record.map_run_arn, record.execution_arn,
-                                                            eval_input.state_name).items() if child.status == "SUCCEEDED"}
+    earlier = MAP_RUNS.begin(record.map_run_arn, record.execution_arn, eval_input.state_name)
+    kept = {index: child for index, child in earlier.items() if child.status == "SUCCEEDED"}
     for counter in (record.item_counter, record.execution_counter):
         counter.total.count(len(kept))
         counter.succeeded.count(len(kept))
     todo = [(index, item) for index, item in enumerate(items) if index not in kept]
     program = self._get_iteration_program()
     pool = JobPool(job_program=program, job_inputs=[])
-    pool._open_jobs[:] = [Job(job_index=index, job_program=program, job_input=item) for index, item in reversed(todo)]
+    pool._open_jobs[:] = [_job(self, program, index, item, earlier.get(index)) for index, item in reversed(todo)]
     pool._jobs_number = len(todo)  # set once, before any worker starts
     limit = record.max_concurrency
     for _ in range(len(todo) if limit == DEFAULT_MAX_CONCURRENCY_VALUE else min(limit, len(todo))):
@@ -169,6 +185,21 @@ def _map_run(self: DistributedIterationComponent, env: Environment, eval_input: 
     env.stack.append([children[index].output for index in range(len(items))])
 
 
+def _job(component: DistributedIterationComponent, program: Program, index: int, item: Any,
+         earlier: ChildExecution | None) -> Job:
+    """The job for one item: a new child, or (after a redrive) its failed child resumed at the state it failed in."""
+    if earlier is None or earlier.status == "SUCCEEDED":
+        return Job(job_index=index, job_program=program, job_input=item)
+    try:
+        state, state_input = resume_point({"States": component._states.states}, earlier.events)
+    except ExecutionNotRedrivable:  # it failed before its first state: it starts again
+        return Job(job_index=index, job_program=program, job_input=item)
+    earlier.resume_input = state_input
+    resumed = Program(query_language=component._query_language, start_at=StartAt(state), states=component._states,
+                      timeout_seconds=None, comment=component._comment)
+    return Job(job_index=index, job_program=resumed, job_input=item)
+
+
 def _beyond_tolerance(failed: int, total: int, eval_input: DistributedIterationComponentEvalInput) -> bool:
     if not failed:
         return False
@@ -180,16 +211,22 @@ def _eval_job(original: Any) -> Any:
     def eval_job(self: DistributedItemProcessorWorker, env: Environment, job: Job) -> None:
         record = self._map_run_record
         child = MAP_RUNS.start_child(record.map_run_arn, record.map_state_machine_arn, job.job_index, job.job_input)
-        history = EventManager()  # a child execution has a history of its own, from its start to its end
+        history = child.history  # a child execution has a history of its own, from its start to its end
         env.event_manager = history
         select_input = self._eval_input
 
         def started(env_frame: Environment) -> None:  # its input is the item as the ItemSelector made it
-            select_input(env_frame=env_frame)
-            child.input = env_frame.states.get_input()
-            history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionStarted,
-                              event_details=EventDetails(executionStartedEventDetails=ExecutionStartedEventDetails(
-                                  input=json.dumps(child.input))))
+            if child.resume_input is None:
+                select_input(env_frame=env_frame)
+                child.input = env_frame.states.get_input()
+                history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionStarted,
+                                  event_details=EventDetails(executionStartedEventDetails=ExecutionStartedEventDetails(
+                                      input=json.dumps(child.input))))
+                return
+            env_frame.states.reset(input_value=child.resume_input)  # redriven: the failed state's own input
+            env.event_history_context = EventHistoryContext(previous_event_id=max(e["id"] for e in child.events))
+            history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionRedriven)
+            child.resume_input = None
 
         self._eval_input = started  # this worker runs one job at a time
         try:
@@ -212,7 +249,6 @@ def _eval_job(original: Any) -> Any:
             history.add_event(context=env.event_history_context, event_type=HistoryEventType.ExecutionSucceeded,
                               event_details=EventDetails(executionSucceededEventDetails=ExecutionSucceededEventDetails(
                                   output=json.dumps(job.job_output))))
-        child.events = history.get_event_history()
     return eval_job
 
 

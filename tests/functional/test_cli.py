@@ -10,7 +10,7 @@ import pytest
 
 from etl_local.cli import EXIT_FAILED, EXIT_REJECTED, EXIT_SUCCEEDED, EXIT_USAGE, build_parser, main
 from infra.chalice_project import PROJECT_ROOT
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, chunk_visit
 
 REQUIRED_FIELDS = {"run_id", "status", "dataset", "records_in", "records_valid", "records_invalid", "outputs",
                    "quarantine", "dlq_messages", "states"}
@@ -51,7 +51,7 @@ def test_rejected_file_exits_3_and_writes_nothing(capsys, tmp_path):
 
 def test_transient_faults_are_retried(capsys, tmp_path):
     code, [report] = run_json(capsys, str(SAMPLES / "transactions.jsonl"), "--out", str(tmp_path), "--fail", "transform:TransientError:2")
-    transform = next(s for s in report["states"] if s["name"] == "Transform")
+    transform = chunk_visit(report["states"], "Transform")
     assert code == EXIT_SUCCEEDED and transform["attempts"] == 3
 
 

@@ -29,13 +29,27 @@ def invoke(client, name: str, payload: dict) -> dict:
     return response.payload
 
 
-def test_the_four_handlers_carry_references_only(world, client):
+def run_chunks(world, client, state: dict) -> list[dict]:
+    """Validate and transform each chunk of the plan ingest wrote, as the Map's iterations do; their last payloads."""
+    plan = world.client("s3").get_object(Bucket=state["chunks"]["bucket"], Key=state["chunks"]["key"])["Body"].read()
+    payloads = []
+    for chunk in json.loads(plan):  # what the Map's ItemSelector hands each iteration
+        task = {"run": state["run"], "chunk": chunk}
+        for name in ("validate", "transform"):
+            task = invoke(client, name, task)
+            payloads.append(task)
+    return payloads
+
+
+def test_the_handlers_carry_references_only(world, client):
     execution_input = put_raw(world, "raw/transactions/t.jsonl", SAMPLES.joinpath("transactions.jsonl").read_bytes())
     state = invoke(client, "ingest", {"input": execution_input, "execution_id": EXECUTION, "started_at": "2024-03-15T10:00:00Z"})
-    for name in ("validate", "transform", "output"):
+    for task in run_chunks(world, client, state):
+        assert len(json.dumps(task)) < 4096  # references and counts, never records
+    for name in ("verdict", "output"):
         state = invoke(client, name, state)
-        assert len(json.dumps(state)) < 4096  # references and counts, never records
-    assert set(state) == {"run", "outcome", "transform", "output", "publication"}  # publication: whether a newer version won
+        assert len(json.dumps(state)) < 4096
+    assert set(state) == {"run", "chunks", "outcome", "transform", "output", "publication"}  # publication: whether a newer version won
     assert state["output"]["records_written"] == state["outcome"]["records_valid"] == 24
 
 
@@ -71,15 +85,16 @@ def test_the_failure_rule_matches_failed_timed_out_and_aborted_executions():
 
 def test_each_invocation_logs_with_its_own_context_and_no_keys_of_an_earlier_run(client, capsys):
     with LocalAws(function_log_level=logging.INFO) as world:
-        # GIVEN a warm process where validate has logged a run's keys
+        # GIVEN a warm process where the verdict has logged a run's keys
         execution_input = put_raw(world, "raw/transactions/t.jsonl", SAMPLES.joinpath("transactions.jsonl").read_bytes())
         state = invoke(client, "ingest", {"input": execution_input, "execution_id": EXECUTION, "started_at": "2024-03-15T10:00:00Z"})
-        invoke(client, "validate", state)
+        run_chunks(world, client, state)
+        invoke(client, "verdict", state)
         assert '"run_id"' in capsys.readouterr().err
         # WHEN the failure handler logs about another state machine's execution
         event = json.loads((Path(__file__).parent.parent / "events" / "execution_failed.json").read_text())
         invoke(client, "on_execution_failed", event)
-    # THEN its line names its own function and carries no run id left over from validate
+    # THEN its line names its own function and carries no run id left over from the verdict
     [line] = [json.loads(text) for text in capsys.readouterr().err.splitlines() if text.startswith("{")]
     assert line["message"] == "execution failure ignored"
     assert line["function_name"] == "on_execution_failed"

@@ -10,7 +10,7 @@ from chalicelib.steps import CHUNKS_STATE
 from etl_local.emulation.faults import Fault
 from etl_local.emulation.world import LocalAws
 from etl_local.runner import run_file
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, chunk_visit
 
 TRANSACTIONS = SAMPLES / "transactions.jsonl"
 
@@ -31,12 +31,6 @@ def state_names(report) -> list[str]:
 
 def visit(report, name: str) -> dict:
     return next(s for s in report.states if s["name"] == name)
-
-
-def chunk_visit(report, name: str, chunk: int = 0) -> dict:
-    """A state of one chunk's run through the Map that processes the chunks."""
-    [run] = [c for c in visit(report, CHUNKS_STATE)["chunks"] if c["index"] == chunk]
-    return next(s for s in run["states"] if s["name"] == name)
 
 
 @pytest.fixture
@@ -112,7 +106,7 @@ def test_unusable_file_is_rejected_by_ingest(execute, tmp_path):
 def test_transient_fault_is_retried_with_backoff_then_succeeds(execute):
     world, report = execute(TRANSACTIONS, faults=["transform:TransientError:2"])
     assert report.status == "SUCCEEDED"
-    transform = chunk_visit(report, "Transform")
+    transform = chunk_visit(report.states, "Transform")
     assert transform["attempts"] == 3
     assert transform["retry_waits_seconds"] == pytest.approx([2, 4], abs=0.5)
     assert world.clock.waits == [2.0, 4.0]
@@ -123,11 +117,11 @@ def test_permanent_fault_fails_at_its_state_and_records_the_error(execute):
     world, report = execute(TRANSACTIONS, faults=["transform:RuntimeError:9"])
     assert report.status == "FAILED"
     assert state_names(report)[-1] == CHUNKS_STATE  # ends at the failed state, so redrive resumes there
-    assert chunk_visit(report, "Transform")["attempts"] == 1  # RuntimeError is not a transient error
-    # the Map fails as on AWS, and the run says which chunk failed, where and why
-    assert (report.failed_state, report.error) == (CHUNKS_STATE, "States.ExceedToleratedFailureThreshold")
-    assert "chunk 0 failed at Transform: RuntimeError: injected fault: RuntimeError in transform" in report.cause
-    assert report.alerts == [f"ETL run FAILED at {CHUNKS_STATE}: {report.run_id}"]
+    assert chunk_visit(report.states, "Transform")["attempts"] == 1  # RuntimeError is not a transient error
+    # the Map fails as on AWS; the run says in which state of which chunk, and why
+    assert (report.failed_state, report.error) == ("Transform", "RuntimeError")
+    assert report.cause.startswith("chunk 0 of 1 failed: injected fault: RuntimeError in transform")
+    assert report.alerts == [f"ETL run FAILED at Transform: {report.run_id}"]
     assert processed_objects(world) == []
     execution = world.client("stepfunctions").describe_execution(executionArn=report.execution_arn)
     assert execution["status"] == "FAILED" and execution["error"] == "States.ExceedToleratedFailureThreshold"
@@ -135,8 +129,8 @@ def test_permanent_fault_fails_at_its_state_and_records_the_error(execute):
 
 def test_transient_fault_that_persists_fails_after_three_retries(execute):
     _world, report = execute(TRANSACTIONS, faults=["validate:TransientError:9"])
-    assert report.status == "FAILED" and report.failed_state == CHUNKS_STATE and "at Validate: TransientError" in report.cause
-    assert chunk_visit(report, "Validate")["retry_waits_seconds"] == pytest.approx([2, 4, 8], abs=0.5)
+    assert report.status == "FAILED" and report.failed_state == "Validate" and report.error == "TransientError"
+    assert chunk_visit(report.states, "Validate")["retry_waits_seconds"] == pytest.approx([2, 4, 8], abs=0.5)
 
 
 def test_output_failure_inside_the_parallel_names_the_output_state(execute):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,11 +35,11 @@ def test_ranges_cut_anywhere_read_every_line_once_in_order(monkeypatch, lines, f
     data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
     # WHEN each range is read
-    parts = [read_range(data, start, end) for start, end in zip(bounds, bounds[1:])]
+    parts = [read_range(data, start, end) for start, end in itertools.pairwise(bounds)]
     # THEN together they are the file, and each holds exactly the lines that begin in it
     assert b"".join(parts) == data
     line_starts = [0, *(i + 1 for i, byte in enumerate(data) if byte == ord("\n") and i + 1 < len(data))]
-    for (start, end), part in zip(zip(bounds, bounds[1:]), parts):
+    for (start, end), part in zip(itertools.pairwise(bounds), parts):
         owned = [s for s in line_starts if start <= s < end]
         assert part == (data[owned[0] : line_end(data, owned[-1])] if owned else b"")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 
 import pytest
 from hypothesis import given, settings
@@ -55,16 +56,16 @@ def test_csv_chunks_read_the_records_the_whole_file_holds(rows, chunk_bytes):
     header, cuts = split_csv(io.BytesIO(data), chunk_bytes)
     bounds = [0, *cuts, len(data)]
     # THEN each chunk, read with the header, holds whole records: together, the file's records in order
-    chunks = [records(data[a:b], header if i else None, first=i == 0) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+    chunks = [records(data[a:b], header if i else None, first=i == 0) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
     assert header == ["id", "note"]
     assert [(value, raw, error) for chunk in chunks for value, raw, error in chunk] == records(data)
-    assert all(b - a >= chunk_bytes for a, b in zip(bounds, bounds[1:-1]))  # only the last chunk may be short
+    assert all(b - a >= chunk_bytes for a, b in itertools.pairwise(bounds))  # only the last chunk may be short
 
 
 def test_csv_parts_are_copied_and_cut_where_the_ranges_would_be():
     data = csv_file([["1", "x\ny"], ["2", 'a "q"'], ["3", "z"]])
     parts = Collected()
-    header, cuts = split_csv(io.BytesIO(data), 12, parts)
+    _header, cuts = split_csv(io.BytesIO(data), 12, parts)
     parts.cut()
     assert b"".join(parts.parts) == data and [len(p) for p in parts.parts[:-1]] == [b - a for a, b in zip([0, *cuts], cuts)]
 
