@@ -75,8 +75,9 @@ EXECUTIONS = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AW
 _STATES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
 MACHINE_NAME = name_in_stage("${Stage}", MACHINE_SUFFIX)
 MACHINE_BY_NAME = {"Fn::Sub": f"{_STATES}:stateMachine:{MACHINE_NAME}"}
-# A Distributed Map's child workflow executions: execution:<machine>/<Map Run label>:<id>
+# A Distributed Map's child workflow executions (execution:<machine>/<Map Run label>:<id>) and its Map Runs
 CHILD_EXECUTIONS = {"Fn::Sub": f"{_STATES}:execution:{MACHINE_NAME}/*"}
+MAP_RUNS = {"Fn::Sub": f"{_STATES}:mapRun:{MACHINE_NAME}/*"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,12 @@ class Grant:
     actions: tuple[str, ...]
     resources: tuple[Any, ...]
     why: str
+
+
+CHUNK_HISTORIES = [
+    Grant(("states:ListExecutions",), (MAP_RUNS,), "history.attach_children: a Map Run's child executions, one per chunk"),
+    Grant(("states:GetExecutionHistory",), (CHILD_EXECUTIONS,), "history.attach_children: a chunk's own timeline"),
+]
 
 
 def _kms(why: str) -> Grant:
@@ -108,7 +115,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         TRACING,
     ],
     VALIDATE.function: [
-        Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "read_chunk: the chunk's byte range of the source"),
+        Grant(("s3:GetObjectVersion",), (RAW_OBJECTS,), "read_chunk: the chunk's byte range of the source version ingest pinned"),
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "read_chunk: a part ingest wrote"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,),
               "the chunk's valid records, quarantined records, key fingerprints and findings"),
@@ -148,6 +155,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
     FAILURE_HANDLER: [
         Grant(("states:GetExecutionHistory", "states:DescribeExecution"), (EXECUTIONS,),
               "ExecutionStore.history: which state failed; describe: whether a redrive resumed it since"),
+        *CHUNK_HISTORIES,
         Grant(("s3:GetObject", "s3:GetObjectVersion"), (RAW_OBJECTS,), "ObjectStore.head: the run id when Ingest never finished"),
         Grant(("s3:ListBucket",), (RAW_BUCKET_ARN,), "ObjectStore.head: 404 rather than 403"),
         Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.mark_failed: status FAILED, failed state, error"),
@@ -168,6 +176,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("states:StartExecution",), (MACHINE_ARN,), "ExecutionStore.start: POST /runs, dead-letter replay"),
         Grant(("states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"), (EXECUTIONS,),
               "ExecutionStore.describe/history/redrive"),
+        *CHUNK_HISTORIES,
         Grant(("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"), (QUEUE_ARN,),
               "DeadLetterQueue.peek/hold/delete/release"),
         Grant(("sns:Publish",), (TOPIC_ARN,), "control.reconcile: the failure alert a failed failure handler did not send"),

@@ -90,7 +90,7 @@ def test_chalice_makes_no_role_of_its_own(packaged):
     resources = packaged["template"]["Resources"]
     assert "DefaultRole" not in resources
     functions = {k for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"Ingest", "Validate", "Transform", "Output", "OnExecutionFailed", "APIHandler"}
+    assert functions == {"Ingest", "Validate", "Transform", "Verdict", "Output", "OnExecutionFailed", "APIHandler"}
     assert all(resources[f]["Properties"]["Role"] == {"Fn::GetAtt": [f"{f}Role", "Arn"]} for f in functions)
     assert resources["EtlStateMachine"]["Type"] == "AWS::StepFunctions::StateMachine"  # one stack holds everything
     assert packaged["template"]["Parameters"]["Stage"]["Default"] == "prod"

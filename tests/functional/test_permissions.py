@@ -8,6 +8,7 @@ CloudFormation expressions resolved to the local resources.
 from __future__ import annotations
 
 import contextvars
+import gzip
 import fnmatch
 import json
 import re
@@ -23,7 +24,7 @@ from chalice.test import Client
 import app
 from etl_local.emulation.bridge import CURRENT_FUNCTION
 from etl_local.emulation.faults import Fault
-from etl_local.emulation.world import ACCOUNT, REGION, LocalAws
+from etl_local.emulation.world import ACCOUNT, CHALICE_STAGE, REGION, LocalAws
 from infra import permissions as p
 from infra.permissions import FUNCTION_GRANTS
 from tests.conftest import SAMPLES
@@ -41,6 +42,9 @@ def needed(world: LocalAws, service: str, operation: str, params: dict[str, Any]
             return [("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
         if operation == "ListObjectVersions":
             return [("s3:ListBucketVersions", f"arn:aws:s3:::{bucket}")]
+        if operation == "CopyObject":  # read the source, write the target
+            source = params["CopySource"]
+            return [("s3:GetObject", f"arn:aws:s3:::{source['Bucket']}/{source['Key']}"), ("s3:PutObject", f"arn:aws:s3:::{bucket}/{params['Key']}")]
         keys = [o["Key"] for o in params["Delete"]["Objects"]] if operation == "DeleteObjects" else [params["Key"]]
         action = S3_ACTIONS[operation]
         if action == "s3:GetObject" and params.get("VersionId"):
@@ -50,7 +54,7 @@ def needed(world: LocalAws, service: str, operation: str, params: dict[str, Any]
         table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params['TableName']}"
         return [(f"dynamodb:{operation}", table + (f"/index/{params['IndexName']}" if "IndexName" in params else ""))]
     if service == "states":
-        arn = params.get("executionArn") or params["stateMachineArn"]
+        arn = params.get("executionArn") or params.get("mapRunArn") or params["stateMachineArn"]
         return [(f"states:{operation}", arn)]
     if service == "sqs":
         name = params["QueueUrl"].rsplit("/", 1)[1]
@@ -72,7 +76,7 @@ def local_values(world: LocalAws) -> dict[str, str]:
         f"{p.KEY}.Arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/local",
         p.MACHINE: world.state_machine_arn,
         f"{p.MACHINE}.Name": machine,
-        "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+        "AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "Stage": CHALICE_STAGE,
     }
 
 
@@ -177,6 +181,10 @@ def test_every_call_of_every_function_is_granted(recorded):
         world.client("s3").put_object(Bucket=world.names.raw_bucket, Key="raw/transactions/e.csv",
                                       Body=b"\n".join((SAMPLES / "transactions_with_errors.csv").read_bytes().splitlines()[:2]))
         world.wait(api("post", "/runs", {"key": "raw/transactions/e.csv"})["execution_arn"])
+        # AND a file ingest cannot cut by byte range (a gzip JSON array), which it streams into parts the chunks read
+        world.client("s3").put_object(Bucket=world.names.raw_bucket, Key="raw/metrics/m.json.gz",
+                                      Body=gzip.compress((SAMPLES / "metrics.json").read_bytes()))
+        world.wait(api("post", "/runs", {"key": "raw/metrics/m.json.gz"})["execution_arn"])
         # AND a run started by hand with no version (Ingest pins the latest)
         world.wait(world.start_execution("by-hand", {"bucket": world.names.raw_bucket, "key": "raw/transactions/direct.jsonl"}))
         values = local_values(world)
