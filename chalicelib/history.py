@@ -191,18 +191,19 @@ DETAILED_CHUNKS = 20  # chunks whose timelines are read in full when a Map has n
 
 
 def attach_children(visits: list[StateVisit], executions: ExecutionStore, detailed: int = DETAILED_CHUNKS) -> None:
-    """Give each Distributed Map visit its child executions, in chunk order.
+    """Give the last visit of each Distributed Map its child executions, in chunk order.
 
-    When the Map has at most ``detailed`` children, each one's timeline is read (a
-    history call each); beyond, every child is listed and only those that did not
-    succeed are read in full, so a run of a thousand chunks costs a listing and the
-    histories of its failures.
+    A redriven Map is visited again; its children (redriven ones included, their
+    histories going on) are shown once, under the last visit.  When the Map has at
+    most ``detailed`` children, each one's timeline is read (a history call each);
+    beyond, every child is listed and only those that did not succeed are read in
+    full, so a run of a thousand chunks costs a listing and the histories of its failures.
     """
-    for visit in visits:
-        if not visit.map_runs:
-            continue
-        # a Map Run redriven keeps its ARN on AWS; were there several, a child of a later one supersedes nothing
-        listed = {child["executionArn"]: child for run in visit.map_runs for child in executions.children(run)}
+    last_visit = {visit.name: visit for visit in visits if visit.map_runs}
+    for visit in last_visit.values():
+        runs = [arn for earlier in visits if earlier.name == visit.name for arn in earlier.map_runs]
+        # a redriven Map Run keeps its ARN on AWS: a child listed by several runs is one child
+        listed = {child["executionArn"]: child for run in dict.fromkeys(runs) for child in executions.children(run)}
         read_all = len(listed) <= detailed
         visit.chunks = sorted(
             (child_run(child, executions.history(arn) if read_all or child["status"] != "SUCCEEDED" else None)

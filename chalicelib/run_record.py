@@ -49,6 +49,7 @@ REDRIVE_COUNT: Final = "redrive_count"
 REDRIVEN_AT: Final = "redriven_at"
 QUALITY: Final = "quality"  # the run's data-quality profile, checks and anomalies (chalicelib.quality)
 CHUNKS: Final = "chunks"  # how many chunks ingest cut the source into
+CHUNKS_VALIDATED: Final = "chunks_validated"  # a number set: the chunks whose counts were added so far
 
 RUN_KIND: Final = "run"
 TTL_ATTRIBUTE: Final = EXPIRES_AT
@@ -94,6 +95,7 @@ class RunItem(TypedDict, total=False):
     redriven_at: str
     quality: dict[str, Any]
     chunks: int
+    chunks_validated: list[int]
 
 
 ATTRIBUTES: Final = frozenset(RunItem.__annotations__)
@@ -161,6 +163,7 @@ class RunView(TypedDict):
     redriven_at: str | None
     quality: dict[str, Any] | None
     chunks: int | None
+    chunks_validated: int
 
 
 def _shown_time(value: str | None) -> str | None:
@@ -214,4 +217,5 @@ def run_view(item: RunItem | dict[str, Any]) -> RunView:
         redriven_at=_shown_time(item.get(REDRIVEN_AT)),
         quality=item.get(QUALITY),
         chunks=item.get(CHUNKS),
+        chunks_validated=len(item.get(CHUNKS_VALIDATED) or []),
     )

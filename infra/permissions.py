@@ -119,6 +119,7 @@ FUNCTION_GRANTS: dict[str, list[Grant]] = {
         Grant(("s3:GetObject",), (STAGING_OBJECTS,), "read_chunk: a part ingest wrote"),
         Grant(("s3:PutObject", "s3:AbortMultipartUpload"), (STAGING_OBJECTS,),
               "the chunk's valid records, quarantined records, key fingerprints and findings"),
+        Grant(("dynamodb:UpdateItem",), (TABLE_ARN,), "RunStore.record_chunk: the chunk's counts, added to the run's once"),
         _kms("SSE-KMS objects in both buckets"),
         TRACING,
     ],

@@ -102,6 +102,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, set):  # a number set: sorted, as a list
+        return sorted(_plain(v) for v in value)
     return value
 
 
@@ -230,6 +232,12 @@ class RunStore:
         """How many chunks the run's source was cut into (only by the run's own execution)."""
         return self._update(run["run_id"], {r.CHUNKS: chunks}, owner=run["execution_id"])
 
+    def record_chunk(self, run: RunRef, *, index: int, records: int, valid: int, invalid: int) -> bool:
+        """Add one validated chunk's counts to the run's, once per chunk (a retried or redriven chunk is not counted
+        again), so a run in progress (or failed in its Map) shows how far it got; the verdict sets the totals."""
+        return self._update(run["run_id"], {}, owner=run["execution_id"], add={
+            r.RECORDS_IN: records, r.RECORDS_VALID: valid, r.RECORDS_INVALID: invalid}, add_once=(r.CHUNKS_VALIDATED, index))
+
     def record_validation(
         self, run: RunRef, *, records_in: int, records_valid: int, records_invalid: int, quarantine: str | None,
         quality: Mapping[str, Any] | None = None,
@@ -298,6 +306,7 @@ class RunStore:
     def _update(
         self, run_id: str, fields: dict[str, Any], *, owner: str | None = None, if_status: str | None = None,
         unless_status: tuple[str, ...] = (), remove: tuple[str, ...] = (), keep_existing: tuple[str, ...] = (),
+        add: dict[str, int] | None = None, add_once: tuple[str, int] | None = None,
     ) -> bool:
         """Set ``fields`` (``None`` values are skipped); ``False`` when the condition refused it.
 
@@ -313,6 +322,10 @@ class RunStore:
             Attributes to delete.
         keep_existing
             Attributes set only where the run has none yet.
+        add
+            Numbers to add to attributes (``ADD``).
+        add_once
+            ``(number set, member)``: add the member to the set, and do all of this only if it is not there yet.
         """
         fields = {name: value for name, value in {**fields, r.UPDATED_AT: utc_now()}.items() if value is not None}
         names = {f"#f{i}": name for i, name in enumerate(fields)}
@@ -337,10 +350,19 @@ class RunStore:
             conditions.append(f"(attribute_not_exists(#status) OR NOT #status IN ({', '.join(blocked)}))")
         removed = {f"#r{i}": name for i, name in enumerate(remove)}
         names.update(removed)
+        additions = []
+        for i, (name, amount) in enumerate((add or {}).items()):
+            names[f"#a{i}"], values[f":a{i}"] = name, {"N": str(amount)}
+            additions.append(f"#a{i} :a{i}")
+        if add_once is not None:
+            names["#once"], values[":once"], values[":member"] = add_once[0], {"NS": [str(add_once[1])]}, {"N": str(add_once[1])}
+            additions.append("#once :once")
+            conditions.append("(attribute_not_exists(#once) OR NOT contains(#once, :member))")
         args: dict[str, Any] = {
             "TableName": self._table,
             "Key": {r.RUN_ID: {"S": run_id}},
-            "UpdateExpression": "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removed) if removed else ""),
+            "UpdateExpression": "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removed) if removed else "")
+                                + (" ADD " + ", ".join(additions) if additions else ""),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }

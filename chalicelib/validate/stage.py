@@ -71,6 +71,7 @@ def validate(task: ChunkTask, services: Services) -> ChunkValidated:
     finally:
         os.unlink(quarantine_path)
     fingerprints = _put_fingerprints(services, chunk_keys_key(run, index), profiler.key_fingerprints())
+    services.runs.record_chunk(run, index=index, records=valid + invalid, valid=valid, invalid=invalid)
     services.objects.put_json(bucket, validated_key(run, index), ChunkValidation(
         index=index, records=valid + invalid, lines=reading.lines.lines, valid=valid, invalid=invalid, reasons=samples,
         profile=dict(profiler.part()), quarantine=chunk_quarantine_key(run, index) if invalid else None,

@@ -278,7 +278,10 @@ def test_the_dashboard_lists_the_samples_runs_shows_the_failure_and_redrives_it(
     assert "failed" in (page.get_attribute("#timeline tr[data-state='Transform']", "class") or "")
     ingest = page.inner_text("#timeline tr[data-state='Ingest']").split("\t")
     assert ingest[4:6] == ["2", "2 s"]  # attempts, retry waits
-    assert page.locator("#timeline svg rect.bar.failed").count() == 1
+    # the Map that processes the chunks failed because its one chunk failed at Transform
+    failed = page.locator("#timeline tr.failed")
+    assert [failed.nth(i).get_attribute("data-state") for i in range(failed.count())] == ["ProcessChunks", "Transform"]
+    assert page.locator("#timeline svg rect.bar.failed").count() == 2
     page.screenshot(path=tmp_path / "run-failed.png", full_page=True)
 
     # WHEN its redrive button is pressed, the page follows the run to SUCCEEDED, and the API agrees

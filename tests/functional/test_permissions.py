@@ -8,8 +8,8 @@ CloudFormation expressions resolved to the local resources.
 from __future__ import annotations
 
 import contextvars
-import gzip
 import fnmatch
+import gzip
 import json
 import re
 import threading

@@ -17,6 +17,7 @@ import requests
 
 from chalicelib.api.documents import validator
 from chalicelib.identity import run_id_for
+from chalicelib.steps import CHUNKS_STATE
 from etl_local import cli
 from tests.conftest import SAMPLES
 from tests.functional.served import RAW_BUCKET, Server, start_server
@@ -37,15 +38,21 @@ def test_serve_runs_uploads_and_redrives_and_replays_over_http(server, capsys):
     failed = server.finished(failing)
     assert (failed["status"], failed["failed_state"], failed["error"]) == ("FAILED", "Transform", "RuntimeError")
     history = server.get(f"/runs/{failing}/history")
-    assert history["states"][-1]["name"] == "Transform" and history["states"][-1]["error"] == "RuntimeError"
+    assert history["states"][-1]["name"] == CHUNKS_STATE  # the Map failed, as its one chunk failed at Transform
+    [chunk] = history["states"][-1]["chunks"]
+    assert chunk["states"][-1]["name"] == "Transform" and chunk["states"][-1]["error"] == "RuntimeError"
 
     # WHEN it is redriven, it resumes at Transform and succeeds in the same execution
     assert server.post(f"/runs/{failing}/redrive").status_code == 202
     redriven = server.finished(failing)
     assert redriven["status"] == "SUCCEEDED" and redriven["execution_arn"] == failed["execution_arn"]
     assert redriven["counts"] == {"in": 30, "valid": 28, "invalid": 2, "written": 28}
-    states = [s["name"] for s in server.get(f"/runs/{failing}/history")["states"]]
-    assert states.count("Ingest") == 1 and states.count("Transform") == 2 and states[-1] == "Succeeded"
+    history = server.get(f"/runs/{failing}/history")
+    states = [s["name"] for s in history["states"]]
+    assert states.count("Ingest") == 1 and states.count(CHUNKS_STATE) == 2 and states[-1] == "Succeeded"
+    # AND its chunk resumed at Transform: the same child execution, its history going on
+    [chunk] = [s for s in history["states"] if s["name"] == CHUNKS_STATE][-1]["chunks"]
+    assert [s["name"] for s in chunk["states"]] == ["Validate", "Transform", "Transform"] and chunk["status"] == "SUCCEEDED"
 
     # AND a second upload simply succeeds
     clean = server.finished(server.upload("raw/transactions/transactions.jsonl", SAMPLES / "transactions.jsonl"))

@@ -75,6 +75,7 @@ def test_every_attribute_the_run_holds_is_shown(name):
     # nothing is written only to be forgotten: each attribute changes the view (the index key, the TTL and the
     # manifest, whose files describe_run lists, are the exceptions)
     bare = {run_record.RUN_ID: "r"}
-    value = 7 if name in run_record.RunItem.__annotations__ and "int" in str(run_record.RunItem.__annotations__[name]) else (
+    kind = str(run_record.RunItem.__annotations__.get(name, ""))
+    value = [7] if "list[int]" in kind else 7 if "int" in kind else (
         ["m-1"] if name == run_record.DLQ_MESSAGE_IDS else "2024-03-15T08:00:00+00:00" if name.endswith("_at") else "RUNNING")
     assert run_record.run_view({**bare, name: value}) != run_record.run_view(bare)

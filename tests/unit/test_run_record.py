@@ -29,10 +29,10 @@ def full_item() -> dict:
     for name, kind in r.RunItem.__annotations__.items():
         if name == r.QUALITY:
             item[name] = sample_quality()
+        elif "list" in str(kind):
+            item[name] = [3, 1] if "int" in str(kind) else ["m-2", "m-1"]
         elif "int" in str(kind):
             item[name] = 3
-        elif "list" in str(kind):
-            item[name] = ["m-2", "m-1"]
         elif name.endswith("_at"):
             item[name] = "2024-03-15T08:00:00+00:00"
         else:

@@ -268,16 +268,36 @@ function multiples(step, upTo) {
   return ticks;
 }
 
-// A Gantt chart of the visits: one bar per state, from entering to leaving it (open: not left).
-function gantt(history, labels) {
-  const states = history.states;
+// The rows a run's timeline shows: its states and, under the Map that processes the chunks, each chunk's
+// own states (or, for a chunk whose history was not read, one row for the chunk).
+function timelineRows(history) {
+  const labels = visitLabels(history.states);
+  return history.states.flatMap((state, i) => [
+    { state, label: labels[i], chunk: null },
+    ...(state.chunks || []).flatMap((chunk) => {
+      const name = chunk.index === null ? "chunk" : `chunk ${chunk.index}`;
+      if (!chunk.states) return [{ state: chunkVisit(chunk), label: `\u2003${name}`, chunk: chunk.index }];
+      return visitLabels(chunk.states).map((label, j) => ({ state: chunk.states[j], label: `\u2003${name} \u00b7 ${label}`,
+        chunk: chunk.index }));
+    }),
+  ]);
+}
+
+function chunkVisit(chunk) {
+  const duration = chunk.stopped ? (Date.parse(chunk.stopped) - Date.parse(chunk.started)) / 1000 : null;
+  return { name: "chunk", type: "Chunk", entered: chunk.started, exited: chunk.stopped, duration_seconds: duration,
+    attempts: 0, retry_waits_seconds: [], error: chunk.error, cause: chunk.cause };
+}
+
+// A Gantt chart of the visits: one bar per row, from entering the state to leaving it (open: not left).
+function gantt(history, rows) {
   const time = (text) => Date.parse(text);
-  const start = Math.min(...states.map((s) => time(s.entered)));
-  const end = Math.max(start + 1, ...states.flatMap((s) => [time(s.entered), s.exited ? time(s.exited) : 0]),
+  const start = Math.min(...rows.map((r) => time(r.state.entered)));
+  const end = Math.max(start + 1, ...rows.flatMap((r) => [time(r.state.entered), r.state.exited ? time(r.state.exited) : 0]),
     ...history.redrives.map(time));
   const [left, width, rowHeight, top] = [230, 900, 22, 24];
   const x = (t) => left + ((t - start) / (end - start)) * (width - left - 230);
-  const height = top + rowHeight * states.length + 20;  // room below for the redrive marks' labels
+  const height = top + rowHeight * rows.length + 20;  // room below for the redrive marks' labels
   const ticks = multiples(niceStep(end - start, 4), end - start).map((offset) => start + offset);
   return svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "timeline of the run's states" },
     ticks.map((t) => [
@@ -288,31 +308,32 @@ function gantt(history, labels) {
       svg("line", { class: "redrive", x1: x(time(t)), x2: x(time(t)), y1: top - 6, y2: height - 14 }),
       svg("text", { x: x(time(t)), y: height - 2, "text-anchor": "middle" }, "redrive"),
     ]),
-    states.map((state, i) => {
+    rows.map(({ state, label }, i) => {
       const y = top + i * rowHeight;
       const from = x(time(state.entered));
       const to = state.exited ? x(time(state.exited)) : from;
       return svg("g", {},
-        svg("text", { class: "label", x: left - 8, y: y + 14, "text-anchor": "end" }, labels[i]),
+        svg("text", { class: "label", x: left - 8, y: y + 14, "text-anchor": "end" }, label),
         svg("rect", { class: `bar ${visitClass(state)}`, x: from, y: y + 4, width: Math.max(3, to - from), height: rowHeight - 8, rx: 2 },
-          svg("title", {}, `${labels[i]}: ${seconds(state.duration_seconds) || "not left"}`)),
+          svg("title", {}, `${label}: ${seconds(state.duration_seconds) || "not left"}`)),
         svg("text", { x: Math.max(3, to - from) + from + 6, y: y + 14 },
           [seconds(state.duration_seconds), retryText(state), state.error || ""].filter(Boolean).join(" · ")));
     }));
 }
 
 function timeline(history) {
-  const labels = visitLabels(history.states);
-  const rows = history.states.map((state, i) => el("tr", { class: state.error ? "failed" : null, "data-state": state.name },
-    el("td", {}, labels[i]), el("td", {}, state.type), el("td", {}, when(state.entered)),
+  const rows = timelineRows(history);
+  const tableRows = rows.map(({ state, label, chunk }) => el("tr", {
+    class: state.error ? "failed" : null, "data-state": state.name, "data-chunk": chunk === null ? null : String(chunk) },
+    el("td", {}, label), el("td", {}, state.type), el("td", {}, when(state.entered)),
     el("td", { class: "num" }, seconds(state.duration_seconds)),
     el("td", { class: "num" }, String(state.attempts)),
     el("td", {}, (state.retry_waits_seconds || []).map(seconds).join(", ")),
     el("td", {}, state.error ? el("code", {}, state.error) : "", state.cause ? el("div", { class: "muted mono" }, state.cause) : "")));
   return el("section", { id: "timeline" }, el("h2", {}, "Timeline"),
-    history.states.length ? gantt(history, labels) : el("p", { class: "muted" }, "No states yet."),
+    rows.length ? gantt(history, rows) : el("p", { class: "muted" }, "No states yet."),
     history.redrives.length ? el("p", { class: "muted" }, `Redriven at ${history.redrives.map(when).join(", ")}.`) : null,
-    table([["State"], ["Type"], ["Entered (UTC)"], ["Duration", "num"], ["Attempts", "num"], ["Retry waits"], ["Error"]], rows));
+    table([["State"], ["Type"], ["Entered (UTC)"], ["Duration", "num"], ["Attempts", "num"], ["Retry waits"], ["Error"]], tableRows));
 }
 
 function replayButton(letter, after) {
@@ -376,6 +397,7 @@ async function runPage(page, id) {
       ["Duration", seconds(run.duration_seconds)],
       ["Replay of", runLink(run.replay_of)],
       ["Redrives", run.redrive_count ? `${run.redrive_count} (last ${when(run.redriven_at)})` : null],
+      ["Chunks", run.chunks === null ? null : `${run.chunks_validated} of ${run.chunks} validated`],
       ["Output files", run.output_files === null ? null : `${run.output_files} in ${run.output_partitions} partitions`],
       ["Quarantine", run.quarantine ? el("code", {}, run.quarantine) : null],
       ["Execution", run.execution_arn ? el("code", {}, run.execution_arn) : null],

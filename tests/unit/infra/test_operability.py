@@ -200,7 +200,7 @@ def test_everything_that_uses_the_run_table_names_it_by_a_parameter_so_a_restore
         assert not re.search(rf'"{p.TABLE}"|\$\{{{p.TABLE}[.}}]', others)
         table_users = [f for f, name in CHALICE_FUNCTIONS.items()
                        if any(a.startswith("dynamodb:") for g in p.FUNCTION_GRANTS[name] for a in g.actions)]
-        assert set(table_users) == {"Ingest", "Verdict", "Output", "OnExecutionFailed", "APIHandler"}
+        assert set(table_users) == {"Ingest", "Validate", "Verdict", "Output", "OnExecutionFailed", "APIHandler"}
         uses = [resources[f"{f}Role"] for f in table_users] + [
             resources["StateMachineRole"], resources[p.MACHINE]["Properties"]["DefinitionSubstitutions"]["RunsTableName"],
             resources["RunsTableThrottlesAlarm"], resources["BackupSelection"], resources["DataEventsTrail"],
