@@ -275,10 +275,13 @@ def run_command(args: argparse.Namespace) -> int:
     registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
     worst = EXIT_SUCCEEDED
     storm = FaultStorm(args.fault_rate, args.fault_seed)
+    # the progress line is for people at a terminal: not with --json, not into a pipe or a file
+    progress = sys.stderr if not args.json and sys.stdout.isatty() and sys.stderr.isatty() else None
     with LocalAws(faults=args.fail, storm=storm, function_log_level=logging.INFO if args.verbose else logging.WARNING) as world:
         for path in files:
             try:
-                report = run_file(world, path, args.dataset, args.out, registry, chunk_mb=args.chunk_mb).to_dict()
+                report = run_file(world, path, args.dataset, args.out, registry, chunk_mb=args.chunk_mb,
+                                  progress=progress).to_dict()
             except UsageError as error:
                 print(f"etl run: {error}", file=sys.stderr)
                 return EXIT_USAGE

@@ -1,12 +1,13 @@
 """Running files through the local pipeline and reporting what happened."""
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from chalicelib import run_record as r
 from chalicelib.control.reconcile import reconciled
@@ -18,6 +19,7 @@ from chalicelib.run_record import TERMINAL_STATUSES, run_view
 from chalicelib.storage.objects import split_s3_uri
 from chalicelib.storage.runs import RunStore
 from etl_local.emulation.world import LocalAws
+from etl_local.progress import shown as progress_shown
 
 COPY_CHUNK_BYTES = 8 << 20
 
@@ -91,17 +93,20 @@ def start_file(world: LocalAws, path: Path, dataset: str | None, registry: Datas
     return StartedFile(run_id, world.start_execution(run_id, execution_input))
 
 
-def finish(world: LocalAws, started: StartedFile, out_dir: Path) -> RunReport:
-    """Wait for the run to end and report it, with copies of its outputs under ``out_dir``."""
-    world.wait(started.execution_arn)
+def finish(world: LocalAws, started: StartedFile, out_dir: Path, progress: TextIO | None = None) -> RunReport:
+    """Wait for the run to end and report it, with copies of its outputs under ``out_dir``
+    (meanwhile showing its progress on ``progress``, when given)."""
+    following = progress_shown(_runs(world), started.run_id, progress) if progress else contextlib.nullcontext()
+    with following:
+        world.wait(started.execution_arn)
     return _report(world, started.run_id, started.execution_arn, out_dir)
 
 
 def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, registry: DatasetRegistry, *,
-             chunk_mb: float | None = None) -> RunReport:
+             chunk_mb: float | None = None, progress: TextIO | None = None) -> RunReport:
     """Upload ``path`` to ``raw/<dataset>/``, run the state machine on it and report the run."""
     before = world.storm.counts()
-    report = finish(world, start_file(world, path, dataset, registry, chunk_mb), out_dir)
+    report = finish(world, start_file(world, path, dataset, registry, chunk_mb), out_dir, progress)
     after = world.storm.counts()
     report.faults_injected = {service: n - before.get(service, 0) for service, n in after.items() if n > before.get(service, 0)}
     return report
@@ -110,7 +115,7 @@ def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, re
 def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> RunReport:
     sfn = world.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    item = RunStore(world.client("dynamodb"), world.names.runs_table).get(run_id)
+    item = _runs(world).get(run_id)
     if item is not None:  # the failure handler may have failed for good: the execution's end wins
         item = reconciled(world.services(), item)
     run = run_view(item if item is not None else {r.RUN_ID: run_id})
@@ -140,6 +145,10 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
         quality=run["quality"],
         chunks=run["chunks"] or 0,
     )
+
+
+def _runs(world: LocalAws) -> RunStore:
+    return RunStore(world.client("dynamodb"), world.names.runs_table)
 
 
 def _timeline(world: LocalAws, events: list[dict[str, Any]]) -> list[StateVisit]:

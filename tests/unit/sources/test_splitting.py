@@ -59,7 +59,7 @@ def test_csv_chunks_read_the_records_the_whole_file_holds(rows, chunk_bytes):
     chunks = [records(data[a:b], header if i else None, first=i == 0) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
     assert header == ["id", "note"]
     assert [(value, raw, error) for chunk in chunks for value, raw, error in chunk] == records(data)
-    assert all(b - a >= chunk_bytes for a, b in itertools.pairwise(bounds))  # only the last chunk may be short
+    assert all(b - a >= chunk_bytes for a, b in itertools.pairwise(bounds[:-1]))  # only the last chunk may be short
 
 
 def test_csv_parts_are_copied_and_cut_where_the_ranges_would_be():
