@@ -4,11 +4,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from chalicelib.errors import DataError
 from chalicelib.keys import RAW_PREFIX
@@ -104,19 +106,30 @@ def source_id_for(bucket: str, key: str) -> str:
     return _digest(bucket, key)[:16]
 
 
-def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
-    """Hex SHA-256 of each record's RFC 8785 serialization.
+def _utf8_values(strings: pa.Array) -> Iterator[memoryview]:
+    """Each string's UTF-8 bytes where Arrow holds them: slices of its data buffer, no Python str per value.
 
-    The UTF-8 bytes are hashed where Arrow holds them (slices of its data buffer),
-    as converting a million strings to Python objects costs more than hashing them.
+    Converting a million strings to Python objects costs more than hashing them.
     """
-    if canonical_json.type != pa.string():  # the offsets read below are int32
-        raise TypeError(f"record ids are computed from a string array, not {canonical_json.type}")
+    if strings.type != pa.string():  # the offsets read below are int32
+        raise TypeError(f"values are hashed from a string array, not {strings.type}")
+    _, offsets_buffer, data_buffer = strings.buffers()
+    start = strings.offset
+    offsets = memoryview(offsets_buffer).cast("i")[start : start + len(strings) + 1]  # Arrow: little-endian int32
+    data = memoryview(data_buffer if data_buffer is not None else b"")
+    return (data[begin:end] for begin, end in itertools.pairwise(offsets))
+
+
+def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
+    """Hex SHA-256 of each record's RFC 8785 serialization."""
     if canonical_json.null_count:
         raise ValueError("every valid record has its RFC 8785 text")
-    _, offsets_buffer, data_buffer = canonical_json.buffers()
-    start = canonical_json.offset
-    offsets = memoryview(offsets_buffer).cast("i")[start : start + len(canonical_json) + 1]  # Arrow: little-endian int32
-    data = memoryview(data_buffer if data_buffer is not None else b"")
     sha256 = hashlib.sha256
-    return pa.array([sha256(data[begin:end]).hexdigest() for begin, end in itertools.pairwise(offsets)], pa.string())
+    return pa.array([sha256(value).hexdigest() for value in _utf8_values(canonical_json)], pa.string())
+
+
+def fingerprints(values: pa.StringArray) -> pa.Array:
+    """A 64-bit fingerprint (BLAKE2b) of each non-null string: equal values, equal fingerprints."""
+    present = pc.drop_null(values)
+    digests = b"".join(hashlib.blake2b(value, digest_size=8).digest() for value in _utf8_values(present))
+    return pa.Array.from_buffers(pa.uint64(), len(present), [None, pa.py_buffer(digests)])

@@ -7,7 +7,6 @@ valid records), except the invalid share and the rules behind it.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -16,6 +15,7 @@ from typing import Any, TypedDict
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chalicelib.identity import fingerprints
 from chalicelib.payloads import Reason
 from chalicelib.times import utc_timestamp
 
@@ -170,9 +170,7 @@ class ProfileBuilder:
         """64-bit fingerprints of the key's distinct values (BLAKE2b): what the run's duplicate share needs of this chunk."""
         if self._key is None or not self._keys:
             return pa.array([], pa.uint64())
-        distinct = pc.drop_null(pc.unique(pa.chunked_array(self._keys).combine_chunks())).cast(pa.string())
-        digests = b"".join(hashlib.blake2b(value.encode(), digest_size=8).digest() for value in distinct.to_pylist())
-        return pa.Array.from_buffers(pa.uint64(), len(distinct), [None, pa.py_buffer(digests)])
+        return fingerprints(pc.unique(pa.chunked_array(self._keys).combine_chunks()).cast(pa.string()))
 
     @classmethod
     def merged(cls, fields: list[pa.Field], timestamp_field: str, key: str | None, parts: Iterable[ProfilePart],

@@ -46,6 +46,33 @@ class LambdaContext:
         return 300_000
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What an invocation came to: the handler's result as JSON, or the error it raised."""
+
+    payload: str | None = None
+    error_type: str | None = None
+    error_message: str = ""
+    stack: tuple[str, ...] = ()
+
+
+def _failed(error: Exception) -> Outcome:
+    """The payload AWS Lambda returns for an unhandled exception: its class name is what Retry matches."""
+    return Outcome(error_type=type(error).__name__, error_message=str(error), stack=tuple(traceback.format_exception(error)[-3:]))
+
+
+def _run_here(step: str, handler: Handler, payload: Any, context: LambdaContext, environment: dict[str, str]) -> Outcome:
+    token = CURRENT_FUNCTION.set(step)
+    environment_token = FUNCTION_ENVIRONMENT.set(environment)
+    try:
+        return Outcome(payload=json.dumps(handler(payload, context), default=str))
+    except Exception as error:
+        return _failed(error)
+    finally:
+        FUNCTION_ENVIRONMENT.reset(environment_token)
+        CURRENT_FUNCTION.reset(token)
+
+
 class LambdaBridge:
     """Dispatches moto Lambda invocations to in-process handlers.
 
@@ -65,6 +92,7 @@ class LambdaBridge:
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, str]] = []
 
+
     def _handler_of(self, function: LambdaFunction) -> tuple[str, Handler]:
         """By function name for the local runtime's functions; by handler (``app.<name>``) for deployed ones."""
         if function.function_name in self._handlers:
@@ -81,28 +109,18 @@ class LambdaBridge:
             attempt = self._calls[step]
         payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
         context = LambdaContext(function.function_name, function.function_arn, int(function.memory_size or 128))
-        try:
-            fault = self._faults.get(step)
-            if fault is not None and attempt <= fault.times:
-                raise fault.exception()
-            token = CURRENT_FUNCTION.set(step)
-            # A deployed function has its own environment (resource names of its stack).
-            environment = FUNCTION_ENVIRONMENT.set(dict(function.environment_vars or {}))
-            try:
-                result = handler(payload, context)
-            finally:
-                FUNCTION_ENVIRONMENT.reset(environment)
-                CURRENT_FUNCTION.reset(token)
-        except Exception as error:
-            self.invocations.append((step, type(error).__name__))
-            body = {
-                "errorType": type(error).__name__,
-                "errorMessage": str(error),
-                "stackTrace": traceback.format_exception(error)[-3:],
-            }
+        # A deployed function has its own environment (resource names of its stack).
+        environment = dict(function.environment_vars or {})
+        fault = self._faults.get(step)
+        if fault is not None and attempt <= fault.times:
+            outcome = _failed(fault.exception())
+        else:
+            outcome = _run_here(step, handler, payload, context, environment)
+        self.invocations.append((step, outcome.error_type or "ok"))
+        if outcome.error_type is not None:
+            body = {"errorType": outcome.error_type, "errorMessage": outcome.error_message, "stackTrace": list(outcome.stack)}
             return json.dumps(body), True, ""
-        self.invocations.append((step, "ok"))
-        return json.dumps(result, default=str), False, ""
+        return outcome.payload or "null", False, ""
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[LambdaBridge]:
