@@ -10,7 +10,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from chalicelib.errors import DataError
 from chalicelib.keys import RAW_PREFIX
@@ -126,10 +125,3 @@ def record_ids(canonical_json: pa.StringArray) -> pa.StringArray:
         raise ValueError("every valid record has its RFC 8785 text")
     sha256 = hashlib.sha256
     return pa.array([sha256(value).hexdigest() for value in _utf8_values(canonical_json)], pa.string())
-
-
-def fingerprints(values: pa.StringArray) -> pa.Array:
-    """A 64-bit fingerprint (BLAKE2b) of each non-null string: equal values, equal fingerprints."""
-    present = pc.drop_null(values)
-    digests = b"".join(hashlib.blake2b(value, digest_size=8).digest() for value in _utf8_values(present))
-    return pa.Array.from_buffers(pa.uint64(), len(present), [None, pa.py_buffer(digests)])

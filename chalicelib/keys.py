@@ -45,7 +45,7 @@ def chunk_quarantine_key(run: RunRef, index: int) -> str:
 
 
 def chunk_keys_key(run: RunRef, index: int) -> str:
-    """Fingerprints of the distinct values of the dataset's key in chunk ``index`` (for the run's duplicate share)."""
+    """The distinct values of the dataset's key in chunk ``index`` (for the run's duplicate share)."""
     return f"{_chunk_prefix(run, index)}keys.arrow"
 
 

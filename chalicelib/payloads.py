@@ -163,7 +163,7 @@ class ChunkValidation(TypedDict):
     reasons: list[ReasonSample]  # the first few
     profile: dict[str, Any]  # its part of the run's quality profile (chalicelib.quality.profile.ProfilePart)
     quarantine: str | None  # key of its invalid records in the processed bucket
-    key_fingerprints: str | None  # key of the fingerprints of its distinct keys
+    distinct_keys: str | None  # where the distinct values of the dataset's key in it are (an Arrow file)
 
 
 class ChunkFiles(TypedDict):

@@ -15,7 +15,6 @@ from typing import Any, TypedDict
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chalicelib.identity import fingerprints
 from chalicelib.payloads import Reason
 from chalicelib.times import utc_timestamp
 
@@ -109,7 +108,7 @@ class ProfileBuilder:
         self._nulls: Counter[str] = Counter()
         self._ranges = {name: _Numbers() for name, kind in self._fields.items() if _ranged(kind)}
         self._keys: list[pa.Array] = []
-        self._distinct: int | None = None  # of a merged run: the key's distinct values, counted by fingerprint
+        self._distinct: int | None = None  # of a merged run: the key's distinct values, counted over its chunks' keys
         self._valid = 0
         self._invalid = 0
         self._rules: Counter[str] = Counter()
@@ -166,19 +165,21 @@ class ProfileBuilder:
             ranges={name: [_as_json(n.low), _as_json(n.high), n.total, n.count] for name, n in self._ranges.items()},
         )
 
-    def key_fingerprints(self) -> pa.Array:
-        """64-bit fingerprints of the key's distinct values (BLAKE2b): what the run's duplicate share needs of this chunk."""
-        if self._key is None or not self._keys:
-            return pa.array([], pa.uint64())
-        return fingerprints(pc.unique(pa.chunked_array(self._keys).combine_chunks()).cast(pa.string()))
+    def distinct_keys(self) -> pa.Array | None:
+        """The key's distinct values (``None`` without a key): what the run's duplicate share needs of this chunk."""
+        if self._key is None:
+            return None
+        if not self._keys:
+            return pa.array([], self._fields[self._key])
+        return pc.drop_null(pc.unique(pa.chunked_array(self._keys).combine_chunks()))
 
     @classmethod
     def merged(cls, fields: list[pa.Field], timestamp_field: str, key: str | None, parts: Iterable[ProfilePart],
-               fingerprints: Iterable[pa.Array]) -> ProfileBuilder:
-        """The builder of a whole run, from its chunks' parts and key fingerprints.
+               distinct_keys: Iterable[pa.Array]) -> ProfileBuilder:
+        """The builder of a whole run, from its chunks' parts and their keys' distinct values.
 
-        The key's distinct values are counted by fingerprint: exact but for a 64-bit
-        collision (about one in 10^7 for a run of a million distinct keys).
+        The run's distinct keys are counted exactly, with Arrow's hashing over every
+        chunk's distinct values (memory: about 40 bytes per distinct key).
         """
         merged = cls(fields, timestamp_field, key)
         for part in parts:
@@ -191,7 +192,8 @@ class ProfileBuilder:
                 kind = merged._fields[name]
                 numbers.extend(_from_json(low, kind), _from_json(high, kind), total, count)
         if merged._key is not None:
-            merged._distinct = pc.count_distinct(pa.chunked_array(list(fingerprints), pa.uint64())).as_py()
+            kind = merged._fields[merged._key]
+            merged._distinct = pc.count_distinct(pa.chunked_array(list(distinct_keys), kind), mode="only_valid").as_py()
         return merged
 
     def _duplicate_share(self) -> float | None:

@@ -20,14 +20,13 @@ from chalicelib.validate.judge import Judge
 from chalicelib.validate.reasons import quarantine_line
 
 MAX_SAMPLE_REASONS = 5
-FINGERPRINTS = pa.schema([pa.field("fingerprint", pa.uint64())])
 
 
 def validate(task: ChunkTask, services: Services) -> ChunkValidated:
     """Split one chunk's records into valid ones (typed, with their record ids) and invalid ones (quarantined).
 
     Everything the verdict needs of the chunk (counts, the first reasons, its part
-    of the quality profile, where its quarantined records and key fingerprints are)
+    of the quality profile, where its quarantined records and its key's distinct values are)
     goes to the chunk's ``validated.json``; records and lines are numbered within
     the chunk until the verdict numbers them within the file.
 
@@ -70,12 +69,12 @@ def validate(task: ChunkTask, services: Services) -> ChunkValidated:
             services.objects.upload(quarantine_path, bucket, chunk_quarantine_key(run, index), "application/x-ndjson")
     finally:
         os.unlink(quarantine_path)
-    fingerprints = _put_fingerprints(services, chunk_keys_key(run, index), profiler.key_fingerprints())
+    keys = _put_keys(services, chunk_keys_key(run, index), profiler.distinct_keys())
     services.runs.record_chunk(run, index=index, records=valid + invalid, valid=valid, invalid=invalid)
     services.objects.put_json(bucket, validated_key(run, index), ChunkValidation(
         index=index, records=valid + invalid, lines=reading.lines.lines, valid=valid, invalid=invalid, reasons=samples,
         profile=dict(profiler.part()), quarantine=chunk_quarantine_key(run, index) if invalid else None,
-        key_fingerprints=fingerprints,
+        distinct_keys=keys,
     ))
     return ChunkValidated(run=run, chunk=chunk, validated=ChunkCounts(records=valid + invalid, valid=valid, invalid=invalid))
 
@@ -87,9 +86,10 @@ def valid_rows(kept: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([*columns, record_ids(kept.column("record"))], schema=schema)
 
 
-def _put_fingerprints(services: Services, key: str, fingerprints: pa.Array) -> str | None:
-    if not len(fingerprints):
+def _put_keys(services: Services, key: str, distinct: pa.Array | None) -> str | None:
+    if distinct is None:
         return None
-    with services.staging.writer(key, FINGERPRINTS) as writer:
-        writer.write_table(pa.table({"fingerprint": fingerprints}, schema=FINGERPRINTS))
+    schema = pa.schema([pa.field("key", distinct.type)])
+    with services.staging.writer(key, schema) as writer:
+        writer.write_table(pa.table({"key": distinct}, schema=schema))
     return key

@@ -68,7 +68,7 @@ def verdict(state: IngestState, services: Services) -> TransformedState:
         location = s3_uri(services.staging.bucket, key)
     profile = ProfileBuilder.merged(source_fields(dataset), dataset.timestamp_field, dataset.key,
                                     (cast(ProfilePart, chunk["profile"]) for chunk in found),
-                                    _fingerprints(services, [chunk["key_fingerprints"] for chunk in found]))
+                                    _distinct_keys(services, [chunk["distinct_keys"] for chunk in found]))
     assessment = assess(dataset.checks, profile.build(run["started_at"]), _history(services, run))
     services.runs.record_validation(run, records_in=valid + invalid, records_valid=valid, records_invalid=invalid,
                                     quarantine=location, quality=assessment.quality)
@@ -106,12 +106,12 @@ def _in_file(sample: ReasonSample, records_before: int, lines_before: int) -> Re
                         line=None if line is None else line + lines_before)
 
 
-def _fingerprints(services: Services, keys: list[str | None]) -> list[pa.Array]:
+def _distinct_keys(services: Services, keys: list[str | None]) -> list[pa.Array]:
     arrays: list[pa.Array] = []
     for key in keys:
         if key is not None:
             with services.staging.reader(key) as reader:
-                arrays += [batch.column("fingerprint") for batch in iter_batches(reader)]
+                arrays += [batch.column("key") for batch in iter_batches(reader)]
     return arrays
 
 
