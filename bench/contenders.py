@@ -1,11 +1,16 @@
 """What the benchmark times, each run in a child process: ``python -m bench.contenders NAME FILE OUT``.
 
-- ``baseline``: the per-record implementation a typical team writes (json, jsonschema per record,
-  dict transforms, the same RFC 8785 record ids, pyarrow Parquet at the end);
+- ``plain``: the plain per-record script a team writes first: ``json.loads``, ``jsonschema``
+  Draft 2020-12 with format checks, dict transforms, ``hashlib.sha256`` over
+  ``json.dumps(sort_keys=True)``, pyarrow Parquet at the end;
+- ``baseline``: the same with the project's RFC 8785 record ids, so its rows can be compared with
+  the project's (record ids included);
 - ``floor``: pyarrow reads the file and writes Snappy Parquet, nothing else;
 - ``dataplane``: the real ingest -> validate -> transform -> output stage code, on moto's S3 served from
   another process (as S3 is not in a Lambda's memory);
-- ``etl_run``: the whole ``etl run`` (state machine, Lambda bridge, run table) on the same file.
+- ``etl_run``: the whole ``etl run`` (state machine, Lambda bridge, run table) on the same file, in
+  chunks of the project's default size; ``etl_run_1_chunk`` and ``etl_run_8_chunks``: the same in
+  one chunk and in eight.
 
 Each prints one JSON line: seconds of the work itself (imports and setup excluded), counts, and
 the peak resident set size the OS reports for the process.
@@ -22,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,9 +38,19 @@ PARTITIONS = ("year", "month", "day", "hour")
 
 
 def baseline(path: Path, out: Path) -> dict[str, Any]:
+    import rfc8785
+
+    return _per_record(path, out, lambda record: hashlib.sha256(rfc8785.dumps(record)).hexdigest())
+
+
+def plain(path: Path, out: Path) -> dict[str, Any]:
+    return _per_record(path, out, lambda record: hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest())
+
+
+def _per_record(path: Path, out: Path, record_id: Callable[[Any], str]) -> dict[str, Any]:
+    """Record by record: json, jsonschema (format checks on), dict transforms, ``record_id``; Parquet at the end."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import rfc8785
     from jsonschema import Draft202012Validator, FormatChecker
 
     from chalicelib.config import DEFAULT_SCHEMAS_DIR
@@ -69,7 +84,7 @@ def baseline(path: Path, out: Path) -> dict[str, Any]:
                 "transaction_id": record["transaction_id"], "timestamp": moment, "user_id": record["user_id"],
                 "amount": float(amount), "currency": record["currency"], "merchant": record.get("merchant"),
                 "amount_category": category, "is_high_value": amount > 1000, "transaction_date": moment.date(),
-                "record_id": hashlib.sha256(rfc8785.dumps(record)).hexdigest(), "processed_at": processed_at,
+                "record_id": record_id(record), "processed_at": processed_at,
                 "source_bucket": BUCKET_RAW, "source_key": raw_key("transactions", path.name), "source_version": None,
                 "run_id": RUN_ID,
                 "year": f"{moment:%Y}", "month": f"{moment:%m}", "day": f"{moment:%d}", "hour": f"{moment:%H}",
@@ -92,7 +107,7 @@ def floor(path: Path, out: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _aws_in_another_process() -> Iterator[None]:
+def aws_in_another_process() -> Iterator[None]:
     """moto's server in a child process, so the objects S3 holds do not count in this process's memory."""
     with socket.socket() as probe:  # a free port, without importing the local runtime (and moto) here
         probe.bind(("127.0.0.1", 0))
@@ -126,7 +141,7 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
     from chalicelib.storage.runs import table_definition
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
-    with _aws_in_another_process():
+    with aws_in_another_process():
         s3 = boto3.client("s3")
         for bucket in (BUCKET_RAW, BUCKET_PROCESSED):
             s3.create_bucket(Bucket=bucket)
@@ -135,7 +150,8 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
         key = raw_key("transactions", path.name)
         s3.upload_file(str(path), BUCKET_RAW, key)
         started = time.perf_counter()
-        state = run_stages(services, {"bucket": BUCKET_RAW, "key": key}, f"arn:bench:{RUN_ID}")
+        # the chunks several at a time, as the Map runs them
+        state = run_stages(services, {"bucket": BUCKET_RAW, "key": key}, f"arn:bench:{RUN_ID}", threads=os.cpu_count() or 1)
         seconds = time.perf_counter() - started
         for item in s3.list_objects_v2(Bucket=BUCKET_PROCESSED, Prefix="processed/").get("Contents", []):
             target = out / item["Key"]
@@ -144,7 +160,7 @@ def dataplane(path: Path, out: Path) -> dict[str, Any]:
     return {"seconds": seconds, "valid": state["outcome"]["records_valid"], "invalid": state["outcome"]["records_invalid"]}
 
 
-def etl_run(path: Path, out: Path) -> dict[str, Any]:
+def etl_run(path: Path, out: Path, chunk_mb: float | None = None) -> dict[str, Any]:
     from chalicelib.config import DEFAULT_SCHEMAS_DIR
     from chalicelib.datasets import DatasetRegistry
     from etl_local.emulation.world import LocalAws
@@ -153,13 +169,26 @@ def etl_run(path: Path, out: Path) -> dict[str, Any]:
     registry = DatasetRegistry(DEFAULT_SCHEMAS_DIR)
     with LocalAws() as world:
         started = time.perf_counter()
-        report = run_file(world, path, "transactions", out, registry)
+        report = run_file(world, path, "transactions", out, registry, chunk_mb=chunk_mb)
         seconds = time.perf_counter() - started
     assert report.status == "SUCCEEDED", report.to_dict()
-    return {"seconds": seconds, "valid": report.records_valid, "invalid": report.records_invalid}
+    return {"seconds": seconds, "valid": report.records_valid, "invalid": report.records_invalid, "chunks": report.chunks}
 
 
-CONTENDERS = {"baseline": baseline, "floor": floor, "dataplane": dataplane, "etl_run": etl_run}
+def _in_chunks(count: int) -> Callable[[Path, Path], dict[str, Any]]:
+    """``etl_run`` with the file cut into ``count`` chunks."""
+    def run(path: Path, out: Path) -> dict[str, Any]:
+        megabytes = path.stat().st_size / (1 << 20)
+        result = etl_run(path, out, chunk_mb=megabytes * 1.001 / count)
+        assert result["chunks"] == count, result
+        return result
+    return run
+
+
+CONTENDERS: dict[str, Callable[[Path, Path], dict[str, Any]]] = {
+    "plain": plain, "baseline": baseline, "floor": floor, "dataplane": dataplane, "etl_run": etl_run,
+    "etl_run_1_chunk": _in_chunks(1), "etl_run_8_chunks": _in_chunks(8),
+}
 
 
 def main(argv: list[str]) -> None:

@@ -38,6 +38,25 @@ def test_a_profile_over_several_batches():
     assert profile["key"] == "id" and profile["duplicate_share"] == pytest.approx(2 / 6, abs=1e-6)  # the second c and d
 
 
+def test_the_profile_of_chunks_added_up_is_the_whole_runs():
+    # GIVEN the two batches above as two chunks, each profiled on its own (the key "c" in both)
+    first, second = ProfileBuilder(FIELDS, "ts", "id"), ProfileBuilder(FIELDS, "ts", "id")
+    first.add_valid(batch(["a", "b", "c"], [8, 9, None], [1.0, None, 5.0], ["x", None, None]))
+    second.add_valid(batch(["c", "d", "d"], [10, 11, 7], [3.0, 3.0, 3.0], ["y", "y", "y"]))
+    second.add_invalid([{"path": "$.amount", "rule": "minimum", "message": "m"}])
+    whole = ProfileBuilder(FIELDS, "ts", "id")
+    for part in (batch(["a", "b", "c"], [8, 9, None], [1.0, None, 5.0], ["x", None, None]),
+                 batch(["c", "d", "d"], [10, 11, 7], [3.0, 3.0, 3.0], ["y", "y", "y"])):
+        whole.add_valid(part)
+    whole.add_invalid([{"path": "$.amount", "rule": "minimum", "message": "m"}])
+    # WHEN the verdict adds up their parts and distinct keys
+    merged = ProfileBuilder.merged(FIELDS, "ts", "id", [first.part(), second.part()],
+                                   [first.distinct_keys(), second.distinct_keys()])
+    # THEN it is the profile of the run read in one piece: a key repeated across chunks is a duplicate
+    assert merged.build("2024-03-15T12:00:00+00:00") == whole.build("2024-03-15T12:00:00+00:00")
+    assert merged.build("2024-03-15T12:00:00+00:00")["duplicate_share"] == pytest.approx(2 / 6, abs=1e-6)
+
+
 def test_a_run_without_valid_records_or_key():
     builder = ProfileBuilder(FIELDS, "ts", None)
     builder.add_invalid([{"path": "$", "rule": "parse", "message": "m"}])
