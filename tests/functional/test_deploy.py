@@ -40,13 +40,24 @@ def test_deploy_upload_run_and_destroy(endpoint, capsys, tmp_path):
     [execution] = sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
     assert endpoint.wait(execution["executionArn"])["status"] == "SUCCEEDED"
     runs = endpoint.client("dynamodb").scan(TableName=outputs["RunsTableName"])["Items"]
-    assert [(r["status"]["S"], r["records_written"]["N"]) for r in runs] == [("SUCCEEDED", "24")]
+    assert [(r["status"]["S"], r["records_written"]["N"], r["chunks"]["N"]) for r in runs] == [("SUCCEEDED", "24", "1")]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=outputs["ProcessedBucketName"], Prefix="processed/")["Contents"]]
     assert keys and all(k.startswith("processed/transactions/year=2024/") for k in keys)
     s3.download_file(outputs["ProcessedBucketName"], keys[0], str(tmp_path / "part.parquet"))
     assert pq.read_table(tmp_path / "part.parquet").column("run_id")[0].as_py() == runs[0]["run_id"]["S"]
     # and the local runtime's own resources were not used
     assert endpoint.client("dynamodb").scan(TableName=endpoint.names.runs_table)["Items"] == []
+
+    # WHEN a file is run in chunks of about 1.5 KB through the deployed stack
+    version = s3.put_object(Bucket=outputs["RawBucketName"], Key="raw/transactions/chunked.jsonl",
+                            Body=(SAMPLES / "transactions.jsonl").read_bytes())["VersionId"]
+    chunked = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name="chunked", input=json.dumps({
+        "bucket": outputs["RawBucketName"], "key": "raw/transactions/chunked.jsonl", "version": version, "chunk_mb": 0.0015}))
+    # THEN its Distributed Map ran every chunk through the deployed functions, and the run wrote every record once
+    assert endpoint.wait(chunked["executionArn"])["status"] == "SUCCEEDED"
+    [run] = [r for r in endpoint.client("dynamodb").scan(TableName=outputs["RunsTableName"])["Items"]
+             if r["source_key"]["S"] == "raw/transactions/chunked.jsonl"]
+    assert (run["status"]["S"], int(run["chunks"]["N"]), run["records_written"]["N"]) == ("SUCCEEDED", 3, "24")
 
     # WHEN it is deployed again, unchanged: nothing to update, the same outputs, no wait
     started = time.monotonic()
