@@ -17,7 +17,7 @@ DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 # Measured defaults (bench/README.md): a chunk this size fits every function's memory, /tmp and
-# timeout with room to spare (tests/unit/test_limits.py holds them to .chalice/config.json).
+# timeout with room to spare (infra/limits.py derives it; tests/unit/infra/test_limits.py holds the two equal).
 DEFAULT_CHUNK_MB = 64.0
 DEFAULT_CHUNK_CONCURRENCY = 10
 

@@ -35,6 +35,30 @@ def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
 
 
+class _Body(io.RawIOBase):
+    """An object's body whose reads fail as :class:`TransientError` when the connection does (reset, timed out, cut short).
+
+    A function reads a chunk for seconds; a connection dropped meanwhile is the
+    commonest fault of a long GET, and a retry of the step reads it again.
+    """
+
+    def __init__(self, body: Any, action: str) -> None:
+        self._body, self._action = body, action
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with transient_aws_errors(self._action):
+            data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
+
+
 class ObjectStore:
     """Reads and writes S3 objects.
 
@@ -98,7 +122,7 @@ class ObjectStore:
             args["Range"] = f"bytes={first}-{'' if last is None else last}"
         try:
             with transient_aws_errors(f"get s3://{bucket}/{key}"):
-                return self._s3.get_object(**args)["Body"]
+                return _Body(self._s3.get_object(**args)["Body"], f"read s3://{bucket}/{key}")
         except ClientError as error:
             if _is_missing(error):
                 raise SourceNotFoundError(f"s3://{bucket}/{key} does not exist") from error
