@@ -58,20 +58,32 @@ def logical_id(function: str) -> str:
 
 
 # --- the retry policy -----------------------------------------------------------------------------
-# Every Lambda task of every state machine carries exactly this Retry (a test checks): Lambda's own
-# service errors and the project's TransientError, after 2, 4 and 8 seconds; data errors never.
+# Every Lambda task of every state machine carries exactly LAMBDA_RETRIES (a test checks), the first
+# retrier that matches an error applying.  Lambda refusing an invocation for want of concurrency is
+# waited out for minutes, jittered so that throttled chunks do not return together: a Map fans out
+# beyond the functions' reserved concurrency whenever several big files arrive at once.  Lambda's
+# other service errors and the project's TransientError are retried after 2, 4 and 8 seconds; data
+# errors never.
+THROTTLE_RETRY: Final = {
+    "ErrorEquals": ["Lambda.TooManyRequestsException"],
+    "IntervalSeconds": 2,
+    "BackoffRate": 2,
+    "MaxAttempts": 12,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
 LAMBDA_RETRY: Final = {
     "ErrorEquals": [
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
-        "Lambda.TooManyRequestsException",
         TransientError.__name__,
     ],
     "IntervalSeconds": 2,
     "BackoffRate": 2,
     "MaxAttempts": 3,
 }
+LAMBDA_RETRIES: Final = [THROTTLE_RETRY, LAMBDA_RETRY]
 # Service integrations (DynamoDB, SQS, SNS) fail with States.TaskFailed, whatever the cause.
 SERVICE_RETRY: Final = {
     "ErrorEquals": ["States.TaskFailed"],

@@ -195,7 +195,8 @@ def _parameter(text: str) -> tuple[str, str]:
 
 def _add_fault_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail", metavar="STEP[:ERROR[:TIMES]]", type=_fault, action="append", default=[],
-                        help="make STEP (ingest, validate, transform, output) raise ERROR (default TransientError) "
+                        help="make STEP (ingest, validate, transform, verdict, output) raise ERROR (default TransientError; "
+                        "Lambda.<Code>, e.g. Lambda.TooManyRequestsException: Lambda refuses the invocation) "
                         "on its first TIMES invocations (default 1); repeatable")
     parser.add_argument("--fault-rate", metavar="P", type=_fault_rate, default=0.0,
                         help="make a share P (0 to 1) of the AWS requests of the functions and of the state machine's "

@@ -20,9 +20,10 @@ from typing import Any
 from unittest import mock
 
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
 
 from chalicelib.config import FUNCTION_ENVIRONMENT
-from etl_local.emulation.faults import Fault
+from etl_local.emulation.faults import LAMBDA_STATUS, Fault
 
 Handler = Callable[[dict[str, Any], Any], Any]
 # The function whose code is running in this thread (None: not a bridged function), for tests of permissions.
@@ -73,6 +74,13 @@ def _run_here(step: str, handler: Handler, payload: Any, context: LambdaContext,
         CURRENT_FUNCTION.reset(token)
 
 
+def _lambda_error(code: str, message: str) -> JsonRESTError:
+    """Lambda's own error answer (the function never ran): Step Functions reports it as ``Lambda.<code>``."""
+    error = JsonRESTError(code, message)
+    error.code = LAMBDA_STATUS.get(code, 500)
+    return error
+
+
 class LambdaBridge:
     """Dispatches moto Lambda invocations to in-process handlers.
 
@@ -112,6 +120,8 @@ class LambdaBridge:
         # A deployed function has its own environment (resource names of its stack).
         environment = dict(function.environment_vars or {})
         fault = self._faults.get(step)
+        if fault is not None and attempt <= fault.times and fault.lambda_code is not None:
+            raise _lambda_error(fault.lambda_code, f"injected fault: Lambda answered the invocation of {step} with {fault.lambda_code}")
         if fault is not None and attempt <= fault.times:
             outcome = _failed(fault.exception())
         else:

@@ -10,10 +10,18 @@ from dataclasses import dataclass
 
 from chalicelib import errors as project_errors
 
+LAMBDA_PREFIX = "Lambda."  # an error Lambda itself answers the invocation with, before the function runs
+LAMBDA_STATUS = {"TooManyRequestsException": 429}  # other Lambda service errors are 500s
+
 
 @dataclass
 class Fault:
-    """Make ``step`` raise ``error`` on its first ``times`` invocations (``--fail``)."""
+    """Make ``step`` raise ``error`` on its first ``times`` invocations (``--fail``).
+
+    An ``error`` named ``Lambda.<Code>`` (``Lambda.TooManyRequestsException``) is
+    Lambda's own answer to the invocation, as when it throttles: the function
+    does not run, and the state machine sees the error under that name.
+    """
 
     step: str
     error: str = "TransientError"
@@ -27,12 +35,17 @@ class Fault:
             raise ValueError(f"expected STEP[:ERROR[:TIMES]], got {text!r}")
         step = parts[0].lower()
         error = parts[1] if len(parts) > 1 and parts[1] else "TransientError"
-        if not error.isidentifier():
+        if not error.removeprefix(LAMBDA_PREFIX).isidentifier():
             raise ValueError(f"error name {error!r} is not a Python identifier")
         times = int(parts[2]) if len(parts) > 2 else 1
         if times < 1:
             raise ValueError(f"TIMES must be at least 1, got {times}")
         return cls(step, error, times)
+
+    @property
+    def lambda_code(self) -> str | None:
+        """The error code Lambda answers with, for a fault of Lambda itself; ``None`` for one the function raises."""
+        return self.error.removeprefix(LAMBDA_PREFIX) if self.error.startswith(LAMBDA_PREFIX) else None
 
     def exception(self) -> Exception:
         message = f"injected fault: {self.error} in {self.step}"

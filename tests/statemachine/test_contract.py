@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import run_record
-from chalicelib.steps import INGEST, LAMBDA_RETRY, PIPELINE_STEPS, SERVICE_RETRY
+from chalicelib.steps import INGEST, LAMBDA_RETRIES, PIPELINE_STEPS, SERVICE_RETRY
 
 MACHINES = sorted((Path(__file__).resolve().parents[2] / "statemachines").glob("*.asl.json"))
 ETL = json.loads((Path(__file__).resolve().parents[2] / "statemachines" / "etl.asl.json").read_text())
@@ -45,8 +45,8 @@ def written_attributes(parameters: dict[str, Any]) -> set[str]:
 def test_every_lambda_task_carries_the_one_retry_policy_and_every_integration_the_service_one(machine):
     definition = json.loads(machine.read_text())
     for name, state in tasks(definition["States"]):
-        expected = LAMBDA_RETRY if state["Resource"] == LAMBDA_INVOKE else SERVICE_RETRY
-        assert state.get("Retry") == [expected], name
+        expected = LAMBDA_RETRIES if state["Resource"] == LAMBDA_INVOKE else [SERVICE_RETRY]
+        assert state.get("Retry") == expected, name
 
 
 def test_each_step_is_the_state_that_invokes_its_function():

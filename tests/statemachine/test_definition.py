@@ -8,14 +8,14 @@ import pytest
 
 from chalicelib import errors
 from chalicelib.failures import REJECTED_ERROR
-from chalicelib.steps import LAMBDA_RETRY, PIPELINE_STEPS
+from chalicelib.steps import LAMBDA_RETRIES, LAMBDA_RETRY, PIPELINE_STEPS, THROTTLE_RETRY
 from etl_local.emulation.world import LocalAws
 from infra.definition import ETL_DEFINITION, DefinitionError, placeholders, render
 
 TEMPLATE = ETL_DEFINITION.read_text()
 DEFINITION = json.loads(TEMPLATE)
 LAMBDA_RETRY_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-                       "Lambda.TooManyRequestsException", errors.TransientError.__name__}
+                       errors.TransientError.__name__}
 
 
 def all_states(states: dict = DEFINITION["States"]):
@@ -61,6 +61,13 @@ def test_the_lambda_retry_policy_retries_transient_errors_with_2_4_8_backoff_and
     assert set(LAMBDA_RETRY["ErrorEquals"]) == LAMBDA_RETRY_ERRORS
     assert (LAMBDA_RETRY["IntervalSeconds"], LAMBDA_RETRY["BackoffRate"], LAMBDA_RETRY["MaxAttempts"]) == (2, 2, 3)
     assert not data_errors & set(LAMBDA_RETRY["ErrorEquals"])
+    # Lambda's throttling first, waited out for minutes with jittered, capped waits
+    assert LAMBDA_RETRIES == [THROTTLE_RETRY, LAMBDA_RETRY]
+    assert THROTTLE_RETRY["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    assert THROTTLE_RETRY["JitterStrategy"] == "FULL" and THROTTLE_RETRY["MaxDelaySeconds"] == 60
+    waits = [min(THROTTLE_RETRY["IntervalSeconds"] * THROTTLE_RETRY["BackoffRate"] ** n, THROTTLE_RETRY["MaxDelaySeconds"])
+             for n in range(THROTTLE_RETRY["MaxAttempts"])]
+    assert sum(waits) >= 300  # at most: longer than a chunk function's timeout, so a queue of chunks drains
     assert len(lambda_tasks()) == len(PIPELINE_STEPS)
 
 

@@ -133,6 +133,19 @@ def test_transient_fault_that_persists_fails_after_three_retries(execute):
     assert chunk_visit(report.states, "Validate")["retry_waits_seconds"] == pytest.approx([2, 4, 8], abs=0.5)
 
 
+def test_lambda_throttling_is_waited_out_longer_than_a_transient_error_with_jittered_capped_waits(execute):
+    # GIVEN Lambda refusing validate's invocations five times, as when chunks of several files outnumber its concurrency
+    world, report = execute(TRANSACTIONS, faults=["validate:Lambda.TooManyRequestsException:5"])
+    # THEN the chunk waits its turn (a TransientError gets three retries only) and the run succeeds
+    assert report.status == "SUCCEEDED"
+    validate = chunk_visit(report.states, "Validate")
+    assert validate["attempts"] == 6
+    # each wait drawn between 0 and its backoff (2, 4, 8, 16, 32 s), so throttled chunks do not return together
+    assert all(0 <= wait <= cap + 0.5 for wait, cap in zip(validate["retry_waits_seconds"], [2, 4, 8, 16, 32], strict=True))
+    # AND the function ran once: Lambda refused the others before it started
+    assert world.bridge.invocations.count(("validate", "ok")) == 1
+
+
 def test_output_failure_inside_the_parallel_names_the_output_state(execute):
     _world, report = execute(TRANSACTIONS, faults=["output:KeyError:9"])
     assert report.status == "FAILED" and report.failed_state == "Output" and report.error == "KeyError"
