@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import gzip
 import io
 import json
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, cast
 
@@ -37,6 +38,8 @@ Format = Literal["csv", "jsonl", "json"]
 GZIP_MAGIC = b"\x1f\x8b"
 GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)  # a corrupt stream, wherever it is read
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9]\d*)")
+_CONVERTED_TYPES = frozenset({"number", "integer", "boolean", "array", "object"})  # CSV text may become one of these
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 
 
@@ -287,6 +290,7 @@ def csv_rows(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, list[str
 def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[str]],
                header: list[str] | None = None) -> Iterator[ParsedRecord]:
     count = 0
+    converters: list[Callable[[str], Any]] | None = None
     for start, row in csv_rows(lines):
         if header is None:
             header = check_csv_header(row, start)
@@ -304,9 +308,10 @@ def _parse_csv(lines: Iterable[tuple[int, bytes]], field_types: dict[str, list[s
         if len(row) != len(header):
             yield ParsedRecord(count, start, raw=raw, error=f"row has {len(row)} fields, the header has {len(header)}")
             continue
+        if converters is None:
+            converters = [csv_converter(field_types.get(name, ["string"])) for name in header]
         yield ParsedRecord(count, start, value={
-            name: convert_csv_value(value, field_types.get(name, ["string"]))
-            for name, value in zip(header, row) if value != ""
+            name: convert(value) for name, convert, value in zip(header, converters, row) if value != ""
         })
 
 
@@ -338,6 +343,13 @@ def check_csv_header(row: list[str], line: int) -> list[str]:
     return header
 
 
+def csv_converter(types: list[str]) -> Callable[[str], Any]:
+    """:func:`convert_csv_value` for a property admitting ``types``, decided once per column."""
+    if set(types) >= set(JSON_TYPES) or not set(types) & _CONVERTED_TYPES:
+        return str  # text stays text (a str of a str is itself)
+    return functools.partial(convert_csv_value, types=types)
+
+
 def convert_csv_value(value: str, types: list[str]) -> Any:
     """Convert CSV text to the first JSON Schema type it can be read as.
 
@@ -349,7 +361,8 @@ def convert_csv_value(value: str, types: list[str]) -> Any:
         return value
     for json_type in types:
         if json_type in ("number", "integer") and _JSON_NUMBER.fullmatch(value.strip()):
-            return json.loads(value.strip())
+            number = value.strip()  # as json.loads reads a number: an int unless it has a fraction or an exponent
+            return int(number) if _JSON_INTEGER.fullmatch(number) else float(number)
         if json_type == "boolean" and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         if json_type in ("array", "object") and value.lstrip()[:1] in ("[", "{"):
