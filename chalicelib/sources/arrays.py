@@ -22,7 +22,7 @@ from chalicelib.sources.errors import UnreadableSourceError
 from chalicelib.sources.limits import HEAD_BYTES, MAX_LINE_BYTES, TOO_DEEP, TOO_LONG_RECORD, TooDeepError, check_depth, head_text
 
 BLOCK_BYTES = 8 << 20
-_SPACE = " \t\r\n"
+_NOT_SPACE = re.compile(r"[^ \t\r\n]")  # JSON's white space is these four
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*\Z")
 # A string (possibly cut off by the end of the window), a bracket, or the run of any other scalar.
 _TOKEN = re.compile(r'"(?:[^"\\]+|\\.)*("?)|[\[\]{}]|[^\s,\[\]{}"]+', re.DOTALL)
@@ -44,6 +44,7 @@ class _Window:
         self._line = 1  # line of text[0]
         self._column = 1  # column of text[0]
         self._lines_decoded = 0  # newlines in all text decoded so far
+        self._mark, self._mark_line = 0, 1  # a position and its line: records' lines are counted on from the last
 
     @property
     def end(self) -> int:
@@ -78,8 +79,15 @@ class _Window:
         return self.text[position - self.base] if self.fill(position) else ""
 
     def drop_before(self, position: int) -> None:
-        """Forget the text before ``position`` (keeping the line and column of what stays)."""
+        """Forget the text before ``position`` (keeping the line and column of what stays).
+
+        The text is cut only once at least half of it is behind ``position``: a cut
+        copies what stays, so cutting after every record would copy the window
+        once per record.  Memory stays within about twice the window.
+        """
         cut = position - self.base
+        if 2 * cut < len(self.text):
+            return
         newlines = self.text.count("\n", 0, cut)
         if newlines:
             self._line += newlines
@@ -87,9 +95,15 @@ class _Window:
         else:
             self._column += cut
         self.text, self.base = self.text[cut:], position
+        if self._mark < position:
+            self._mark, self._mark_line = position, self._line
 
     def line_of(self, position: int) -> int:
-        return self._line + self.text.count("\n", 0, position - self.base)
+        if position < self._mark:
+            return self._line + self.text.count("\n", 0, position - self.base)
+        self._mark_line += self.text.count("\n", self._mark - self.base, position - self.base)
+        self._mark = position
+        return self._mark_line
 
     def error(self, position: int, message: str) -> UnreadableSourceError:
         cut = min(position, self.end) - self.base
@@ -102,11 +116,9 @@ def _skip_space(window: _Window, position: int) -> int:
     while True:
         if not window.fill(position):
             raise window.error(position, "unexpected end of file inside the JSON array")
-        offset = position - window.base
-        rest = window.text[offset:]
-        skipped = len(rest) - len(rest.lstrip(_SPACE))
-        if skipped < len(rest):
-            return position + skipped
+        found = _NOT_SPACE.search(window.text, position - window.base)
+        if found is not None:
+            return window.base + found.start()
         position = window.end
 
 
