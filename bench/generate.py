@@ -60,13 +60,15 @@ def _write(out: TextIO, rows: list[dict[str, Any]], fmt: str, header: bool) -> N
         if header:
             writer.writeheader()
         writer.writerows(rows)
+    elif fmt == "json":  # one JSON array: "[" before the first record, commas between
+        out.write(("[\n" if header else ",\n") + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
     else:
         out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
 def write(path: Path, count: int, *, fmt: str = "jsonl", invalid_share: float = 0.02, gzipped: bool = False, seed: int = 7,
           span_hours: float = 24.0) -> Path:
-    """Write ``count`` records to ``path`` (JSON Lines or CSV, optionally gzip) and return it.
+    """Write ``count`` records to ``path`` (``fmt``: JSON Lines, CSV or a JSON array; optionally gzip) and return it.
 
     The records' timestamps spread evenly over ``span_hours`` (a daily drop by default), which
     sets how many hourly partitions, and so Parquet files, the output has.
@@ -77,4 +79,6 @@ def write(path: Path, count: int, *, fmt: str = "jsonl", invalid_share: float = 
     with raw as out:
         for first in range(0, count, chunk):
             _write(out, records(first, min(chunk, count - first), invalid_share, seed, spacing), fmt, header=first == 0)
+        if fmt == "json":
+            out.write("\n]\n" if count else "[]\n")
     return path

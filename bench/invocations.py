@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-FULL_VCPU_MB = 1769  # AWS Lambda: a function with this much memory gets one full vCPU
-EPHEMERAL_STORAGE_MB = 512  # Lambda's default /tmp, which neither Chalice nor the template changes
+from infra.limits import EPHEMERAL_STORAGE_MB, Limits
+
 BUCKET_RAW, BUCKET_PROCESSED, TABLE = "bench-raw", "bench-processed", "bench-runs"
 TMP_POLL_SECONDS = 0.02
 
@@ -50,7 +50,7 @@ class Invocation:
 
     @property
     def estimated_aws_seconds(self) -> float:
-        return self.cpu_seconds / min(1.0, self.memory_mb / FULL_VCPU_MB)
+        return self.cpu_seconds / Limits(self.memory_mb, self.timeout_seconds).vcpu_share
 
 
 def _tmp_peak(folder: Path, stop: threading.Event, peak: list[int]) -> None:
@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.invocations", description=__doc__.split("\n\n")[0])
     parser.add_argument("file", type=Path, nargs="?")
     parser.add_argument("--chunk-mb", type=float, help="default: the project's")
-    parser.add_argument("--megabytes", type=float, help="generate a transactions file of about this many MB instead")
+    parser.add_argument("--megabytes", type=float, help="generate a transactions file of about this many MB of JSON Lines instead")
+    parser.add_argument("--format", choices=["jsonl", "csv", "json"], default="jsonl",
+                        help="of the generated file (json: one JSON array); the same records whatever the format")
+    parser.add_argument("--gzip", action="store_true", help="gzip the generated file")
     parser.add_argument("--json", type=Path, help="also write every invocation's figures here")
     parser.add_argument("--child", nargs=3, metavar=("STAGE", "PAYLOAD", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -185,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             from bench.__main__ import BYTES_PER_JSON_LINE
             from bench.generate import write
 
-            path = write(work / "transactions.jsonl", int((args.megabytes or 1000) * 1e6 / BYTES_PER_JSON_LINE))
+            name = f"transactions.{args.format}" + (".gz" if args.gzip else "")
+            records = int((args.megabytes or 1000) * 1e6 / BYTES_PER_JSON_LINE)
+            path = write(work / name, records, fmt=args.format, gzipped=args.gzip)
         print(f"{path.stat().st_size / 1e6:,.0f} MB {path.name}; chunk: {args.chunk_mb or 'default'} MB", flush=True)
         invocations = measure(path, args.chunk_mb, work)
         print("\n".join(table(invocations)))
