@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 RUN_ID = "bench-0000000000000000"
 BUCKET_RAW, BUCKET_PROCESSED, TABLE = "bench-raw", "bench-processed", "bench-runs"
@@ -124,8 +125,8 @@ def aws_in_another_process() -> Iterator[None]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("moto server did not start") from None
                 time.sleep(0.1)
-        os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
-        yield
+        with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}):  # restored on exit
+            yield
     finally:
         server.terminate()
         server.wait(10)

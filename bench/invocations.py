@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from infra.limits import EPHEMERAL_STORAGE_MB, Limits
 
@@ -125,8 +126,7 @@ def measure(path: Path, chunk_mb: float | None, work: Path) -> list[Invocation]:
 
     invocations: list[Invocation] = []
     credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    os.environ.update(credentials)
-    with aws_in_another_process():
+    with mock.patch.dict(os.environ, credentials), aws_in_another_process():
         environment = {**os.environ, **shared_environment(), **credentials, "POWERTOOLS_METRICS_DISABLED": "true"}
         s3 = boto3.client("s3")
         for bucket in (BUCKET_RAW, BUCKET_PROCESSED):

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 from bench import __main__ as bench_main
-from bench import invocations
+from bench import contenders, invocations
 from bench.generate import records, write
 from infra.chalice_project import function_config
 
@@ -51,3 +52,10 @@ def test_invocations_measures_every_invocation_of_a_chunked_run_against_its_conf
                                                           ("ingest", "validate", "transform", "verdict", "output")}
     assert all(i.peak_rss_mb > 50 and i.cpu_seconds > 0 for i in measured)
     assert any(i.peak_tmp_mb > 0 for i in measured if i.function == "transform")  # Parquet is written in /tmp first
+
+
+def test_the_aws_server_of_a_measurement_leaves_the_environment_as_it_found_it(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with contenders.aws_in_another_process():
+        assert os.environ["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert "AWS_ENDPOINT_URL" not in os.environ
