@@ -7,6 +7,7 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
+from chalicelib.steps import INGEST
 from etl_local import cli
 from etl_local.emulation.faults import Fault
 from etl_local.emulation.refusals import start_execution_refused
@@ -48,16 +49,22 @@ def test_deploy_upload_run_and_destroy(endpoint, capsys, tmp_path):
     # and the local runtime's own resources were not used
     assert endpoint.client("dynamodb").scan(TableName=endpoint.names.runs_table)["Items"] == []
 
-    # WHEN a file is run in chunks of about 1.5 KB through the deployed stack
-    version = s3.put_object(Bucket=outputs["RawBucketName"], Key="raw/transactions/chunked.jsonl",
-                            Body=(SAMPLES / "transactions.jsonl").read_bytes())["VersionId"]
-    chunked = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name="chunked", input=json.dumps({
-        "bucket": outputs["RawBucketName"], "key": "raw/transactions/chunked.jsonl", "version": version, "chunk_mb": 0.0015}))
+    # WHEN the deployed ingest function is set to chunks of about 1.5 KB (CHUNK_MB, as an operator sets a stage's)
+    # and a file is dropped: the S3 event's own run is cut (a run started beside it would race it for the claim)
+    lambda_client = endpoint.client("lambda")
+    [ingest] = [f for f in lambda_client.list_functions()["Functions"] if f["FunctionName"].endswith(f"-dev-{INGEST.function}")]
+    environment = ingest["Environment"]["Variables"]
+    lambda_client.update_function_configuration(FunctionName=ingest["FunctionName"],
+                                                Environment={"Variables": {**environment, "CHUNK_MB": "0.0015"}})
+    s3.put_object(Bucket=outputs["RawBucketName"], Key="raw/transactions/chunked.jsonl", Body=(SAMPLES / "transactions.jsonl").read_bytes())
     # THEN its Distributed Map ran every chunk through the deployed functions, and the run wrote every record once
+    [chunked] = [e for e in sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
+                 if e["executionArn"] != execution["executionArn"]]
     assert endpoint.wait(chunked["executionArn"])["status"] == "SUCCEEDED"
     [run] = [r for r in endpoint.client("dynamodb").scan(TableName=outputs["RunsTableName"])["Items"]
              if r["source_key"]["S"] == "raw/transactions/chunked.jsonl"]
     assert (run["status"]["S"], int(run["chunks"]["N"]), run["records_written"]["N"]) == ("SUCCEEDED", 3, "24")
+    lambda_client.update_function_configuration(FunctionName=ingest["FunctionName"], Environment={"Variables": environment})
 
     # WHEN it is deployed again, unchanged: nothing to update, the same outputs, no wait
     started = time.monotonic()
