@@ -64,8 +64,8 @@ class Outcome(TypedDict):
     warnings: list[str]  # breached ``warn`` checks and anomalies: the data is written, people are told
 
 
-ChunkFormat = Literal["jsonl", "csv", "json", "staged"]
-Compression = Literal["none", "gzip", "zstd"]
+ChunkFormat = Literal["jsonl", "csv", "staged"]
+Compression = Literal["none", "zstd"]
 
 
 class ChunkRef(TypedDict):

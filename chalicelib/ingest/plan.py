@@ -3,7 +3,9 @@
 Uncompressed JSON Lines is cut by byte range without being read; uncompressed
 CSV is read once to find record boundaries; gzip (any format) and JSON arrays
 are streamed once into parts of about ``chunk_bytes`` (gzip text as Zstandard
-parts, array records as staged batches).  A small file is one chunk.
+parts, array records as staged batches).  A ``.json`` file that is not an array
+is one document or JSON Lines: no larger than a record, it is parsed here into
+one staged part; larger, it is read as JSON Lines.  A small file is one chunk.
 """
 from __future__ import annotations
 
@@ -23,7 +25,17 @@ from chalicelib.payloads import ChunkFormat, ChunkRef, Compression, RunRef
 from chalicelib.services import Services
 from chalicelib.sources.arrays import json_array_records
 from chalicelib.sources.errors import EmptySourceError, UnreadableSourceError
-from chalicelib.sources.formats import GZIP_ERRORS, GZIP_MAGIC, ParsedRecord, decompressed, detect_format, starting_char
+from chalicelib.sources.formats import (
+    GZIP_ERRORS,
+    GZIP_MAGIC,
+    ParsedRecord,
+    decompressed,
+    detect_format,
+    parse_part,
+    replayed,
+    starting_char,
+)
+from chalicelib.sources.limits import MAX_LINE_BYTES
 from chalicelib.sources.splitting import json_lines_ranges, split_csv, split_json_lines
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batch
 
@@ -70,11 +82,39 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
             stream, first = starting_char(stream)
             if first == b"[":
                 return _array_parts(stream, run, dataset, services, chunk_bytes)
-            if gzipped or size <= chunk_bytes:  # one document (or JSON Lines saved as .json): read whole
-                return [chunk_ref(0, bucket, key, version, "json", compression="gzip" if gzipped else "none")]
+            # Not an array: one document, or JSON Lines saved as .json.  A document is one record, and a
+            # record is at most MAX_LINE_BYTES: what is no larger is read whole here; anything larger is lines.
+            head = _read_up_to(stream, MAX_LINE_BYTES + 1)
+            if len(head) <= MAX_LINE_BYTES:
+                return _document_part(head, run, dataset, services, chunk_bytes)
+            if gzipped:
+                return _text_parts(replayed(head, stream), "jsonl", run, services, chunk_bytes)
             return [chunk_ref(i, bucket, key, version, "jsonl", start=start, end=end)
                     for i, (start, end) in enumerate(json_lines_ranges(size, chunk_bytes))]
         return _text_parts(stream, fmt, run, services, chunk_bytes)
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream`` (fewer only at its end)."""
+    blocks, count = [], 0
+    try:
+        while count < size and (block := stream.read(size - count)):
+            blocks.append(block)
+            count += len(block)
+    except GZIP_ERRORS as error:
+        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    return b"".join(blocks)
+
+
+def _document_part(data: bytes, run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) -> list[ChunkRef]:
+    """Parse a small ``.json`` file (a document, or a few lines) now, so a file no reader can read is rejected here."""
+    parts = _StagedParts(run, dataset, services, chunk_bytes)
+    for record in parse_part(io.BytesIO(data), "json", dataset.field_types):
+        parts.add(record, 0)  # one part: at most a record's worth of text
+    parts.finish()
+    if not parts.chunks:
+        raise EmptySourceError("the file holds no records")
+    return parts.chunks
 
 
 class _ZstdParts:

@@ -9,7 +9,6 @@ verdict can number them within the file.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,9 +62,7 @@ def _open_text(chunk: ChunkRef, objects: ObjectStore) -> BinaryIO:
         raw: io.RawIOBase = cast(io.RawIOBase, pa.CompressedInputStream(pa.PythonFile(objects.open_range(bucket, key, version),
                                                                                          mode="r"), "zstd"))
         return io.BufferedReader(raw)
-    if chunk["compression"] == "gzip":
-        return cast(BinaryIO, gzip.GzipFile(fileobj=io.BufferedReader(objects.open_range(bucket, key, version)), mode="rb"))
-    if chunk["format"] != "jsonl":  # CSV (and a whole JSON document): ingest cut the range at record boundaries
+    if chunk["format"] == "csv":  # ingest cut the range at record boundaries
         return io.BufferedReader(objects.open_range(bucket, key, version, start, None if end is None else end - 1))
     # JSON Lines cut anywhere: the range owns the lines that begin in it
     skip = start > 0

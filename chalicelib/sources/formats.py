@@ -240,10 +240,15 @@ def starting_char(stream: BinaryIO) -> tuple[BinaryIO, bytes]:
             seen += block
             content = seen.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
             if content:
-                return cast(BinaryIO, _Replayed(seen, stream)), content[:1]
+                return replayed(seen, stream), content[:1]
     except GZIP_ERRORS as error:
         raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
     return io.BytesIO(seen), b""
+
+
+def replayed(head: bytes, stream: BinaryIO) -> BinaryIO:
+    """A stream of ``head`` (bytes already read from ``stream``) followed by the rest of ``stream``."""
+    return cast(BinaryIO, _Replayed(head, stream))
 
 
 class _Replayed(io.RawIOBase):
@@ -256,11 +261,14 @@ class _Replayed(io.RawIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:  # all of it: the head and the whole rest
+            head, self._head = self._head, b""
+            return head + self._stream.read()
         if self._head:
-            taken = self._head if size is None or size < 0 else self._head[:size]
+            taken = self._head[:size]
             self._head = self._head[len(taken):]
             return taken
-        return self._stream.read(-1 if size is None else size)
+        return self._stream.read(size)
 
 
 def csv_rows(lines: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, list[str]]]:

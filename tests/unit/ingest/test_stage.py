@@ -140,3 +140,27 @@ def test_records_outside_i_json_are_invalid_records_not_crashes(world, services)
     errors = read(services, result).column("error").to_pylist()
     assert errors[0].startswith("not representable in I-JSON") and errors[1].startswith("not representable in I-JSON")
     assert errors[2] is None and len(errors) == 3
+
+
+def test_json_lines_saved_as_json_are_read_whole_however_large(world, services):
+    # GIVEN JSON Lines named .json (as Spark and Firehose write them), 1,600 records, well past the 64 KiB
+    # a reader looks at to tell an array from a document, and past the 1 MiB a document may be; plain and gzipped
+    line = b'{"transaction_id": "t%05d", "timestamp": "2024-03-15T10:00:00Z", "user_id": "u", "amount": 1.5, ' \
+           b'"currency": "EUR", "merchant": "' + b"m" * 600 + b'"}\n'
+    lines = [line % i for i in range(1600)]
+    data = b"".join(lines)
+    assert len(data) > (1 << 20)
+    for key, body in (("raw/transactions/spark.json", data), ("raw/transactions/spark.json.gz", gzip.compress(data)),
+                      ("raw/transactions/small.json", b"".join(lines[:90]))):  # under 1 MiB: one staged part
+        # WHEN it is planned and its chunks read
+        state = ingest({**put_raw(world, key, body), "chunk_mb": 0.25}, execution_id=EXECUTION + key, started_at=STARTED,
+                       services=services)
+        staged = read(services, state)
+        # THEN every line is one record, none lost
+        expected = 90 if key.endswith("small.json") else 1600
+        assert staged.num_rows == expected and staged.column("error").null_count == expected, key
+
+
+def test_a_small_json_document_no_reader_can_read_is_rejected_at_ingest(world, services):
+    reason = rejected_reason(world, services, "raw/transactions/doc.json", b'{\n  "transaction_id": "t\xff"\n}\n')
+    assert "not valid UTF-8" in reason
