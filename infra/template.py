@@ -44,6 +44,7 @@ ATHENA_RESULTS = "athena-results/"
 
 
 LOG_RETENTION_DAYS = 90
+STAGING_DAYS = 15  # longer than the 14 days Step Functions redrives a failed execution for
 
 
 def _log_group(name: Any, retention_days: int = LOG_RETENTION_DAYS) -> dict[str, Any]:
@@ -99,7 +100,8 @@ def storage() -> dict[str, Any]:
             {"Id": "processed-to-intelligent-tiering", "Status": "Enabled", "Prefix": f"{PROCESSED_ROOT}/",
              "Transitions": [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}],
              "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
-            {"Id": "staging-expires", "Status": "Enabled", "Prefix": f"{STAGING_ROOT}/", "ExpirationInDays": 7,
+            # A redrive of a failed run needs its chunks' staged results.
+            {"Id": "staging-expires", "Status": "Enabled", "Prefix": f"{STAGING_ROOT}/", "ExpirationInDays": STAGING_DAYS,
              "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
             {"Id": "athena-results-expire", "Status": "Enabled", "Prefix": ATHENA_RESULTS, "ExpirationInDays": 30},
             {"Id": "expired-delete-markers", "Status": "Enabled", "ExpiredObjectDeleteMarker": True},

@@ -120,6 +120,8 @@ def test_retention_settings_are_the_promised_ones():
     assert raw_rules["abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
     processed_rules = {r["Id"]: r for r in resources[permissions.PROCESSED]["Properties"]["LifecycleConfiguration"]["Rules"]}
     assert processed_rules["processed-to-intelligent-tiering"]["Transitions"] == [{"StorageClass": "INTELLIGENT_TIERING", "TransitionInDays": 0}]
+    # a failed run can be redriven for 14 days: its chunks' staged results must outlive that
+    assert processed_rules["staging-expires"]["ExpirationInDays"] > 14
     table = resources[permissions.TABLE]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST" and table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
