@@ -40,8 +40,8 @@ def valid_key(run: RunRef, index: int) -> str:
 
 
 def chunk_quarantine_key(run: RunRef, index: int) -> str:
-    """Chunk ``index``'s invalid records, numbered within the chunk until the verdict numbers them in the file."""
-    return f"{_chunk_prefix(run, index)}quarantine.jsonl"
+    """Chunk ``index``'s invalid records (Zstandard JSON Lines), numbered within the chunk until the verdict numbers them in the file."""
+    return f"{_chunk_prefix(run, index)}quarantine.jsonl.zst"
 
 
 def chunk_keys_key(run: RunRef, index: int) -> str:

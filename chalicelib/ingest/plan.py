@@ -38,9 +38,9 @@ from chalicelib.sources.formats import (
 from chalicelib.sources.limits import MAX_LINE_BYTES
 from chalicelib.sources.splitting import json_lines_ranges, split_csv, split_json_lines
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batch
+from chalicelib.storage.objects import ZSTD, ZSTD_CONTENT_TYPE
 
 HEAD_BYTES = 64
-ZSTD_CONTENT_TYPE = "application/zstd"
 ARRAY_BATCH_ROWS = 10_000
 
 
@@ -129,7 +129,7 @@ class _ZstdParts:
     def write(self, data: bytes) -> None:
         if self._sink is None:
             self._path = os.path.join(self._workdir, f"part-{len(self.keys)}")
-            self._sink = pa.CompressedOutputStream(pa.OSFile(self._path, "wb"), "zstd")
+            self._sink = pa.CompressedOutputStream(pa.OSFile(self._path, "wb"), ZSTD)
         self._sink.write(data)
 
     def cut(self) -> None:

@@ -22,7 +22,7 @@ from chalicelib.sources.columnar import read_json_lines
 from chalicelib.sources.formats import LineCount, parse_part
 from chalicelib.sources.ranges import LineRange
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
-from chalicelib.storage.objects import ObjectStore
+from chalicelib.storage.objects import ObjectStore, zstd_decompressed
 from chalicelib.storage.staging import StagingStore, iter_batches
 
 
@@ -59,9 +59,7 @@ def _open_text(chunk: ChunkRef, objects: ObjectStore) -> BinaryIO:
     """The chunk's bytes, uncompressed, buffered."""
     bucket, key, version, start, end = chunk["bucket"], chunk["key"], chunk["version"], chunk["start"], chunk["end"]
     if chunk["compression"] == "zstd":
-        raw: io.RawIOBase = cast(io.RawIOBase, pa.CompressedInputStream(pa.PythonFile(objects.open_range(bucket, key, version),
-                                                                                         mode="r"), "zstd"))
-        return io.BufferedReader(raw)
+        return zstd_decompressed(objects.open_range(bucket, key, version))
     if chunk["format"] == "csv":  # ingest cut the range at record boundaries
         return io.BufferedReader(objects.open_range(bucket, key, version, start, None if end is None else end - 1))
     # JSON Lines cut anywhere: the range owns the lines that begin in it

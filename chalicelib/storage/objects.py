@@ -5,8 +5,9 @@ import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
+import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import DataError, TransientError, transient_aws_errors
@@ -17,6 +18,8 @@ class SourceNotFoundError(DataError):
     """The object (or object version) a run names does not exist."""
 
 
+ZSTD = "zstd"  # Arrow's name of the codec of the parts and quarantine parts ingest and validate write
+ZSTD_CONTENT_TYPE = "application/zstd"
 SINGLE_PUT_BYTES = 64 << 20  # larger files go up in parts, in parallel, and can resume a part
 UPLOAD_THREADS = 8
 
@@ -33,6 +36,11 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def _is_missing(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
+
+
+def zstd_decompressed(stream: io.RawIOBase) -> io.BufferedReader:
+    """A buffered reader of the Zstandard stream ``stream`` (an object :meth:`ObjectStore.open_range` opened), decompressed."""
+    return io.BufferedReader(cast(io.RawIOBase, pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), ZSTD)))
 
 
 class _Body(io.RawIOBase):

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from chalicelib.storage.objects import ObjectStore
+from chalicelib.storage.objects import ObjectStore, zstd_decompressed
 
 # The start of every quarantine line (chalicelib.validate.reasons.quarantine_line): the numbers follow two strings.
 _NUMBERS = re.compile(rb'^(\{"run_id": "(?:[^"\\]|\\.)*", "source": "(?:[^"\\]|\\.)*", "record_number": )(\d+)'
@@ -62,7 +62,7 @@ class _Joined(io.RawIOBase):
 
 def _lines(objects: ObjectStore, bucket: str, parts: Iterable[QuarantinePart]) -> Iterator[bytes]:
     for part in parts:
-        with io.BufferedReader(objects.open_range(bucket, part.key)) as stream:
+        with zstd_decompressed(objects.open_range(bucket, part.key)) as stream:
             for line in stream:
                 yield renumbered(line, part.records_before, part.lines_before)
 

@@ -15,7 +15,7 @@ from chalicelib.payloads import ChunkCounts, ChunkTask, ChunkValidated, ChunkVal
 from chalicelib.quality.profile import ProfileBuilder
 from chalicelib.services import Services
 from chalicelib.sources.chunks import read_chunk
-from chalicelib.storage.objects import s3_uri
+from chalicelib.storage.objects import ZSTD, ZSTD_CONTENT_TYPE, s3_uri
 from chalicelib.validate.judge import Judge
 from chalicelib.validate.reasons import quarantine_line
 
@@ -43,9 +43,11 @@ def validate(task: ChunkTask, services: Services) -> ChunkValidated:
     bucket, index, schema = services.staging.bucket, chunk["index"], valid_schema(dataset)
     valid = invalid = 0
     samples: list[ReasonSample] = []
-    fd, quarantine_path = tempfile.mkstemp(suffix=".jsonl")
+    fd, quarantine_path = tempfile.mkstemp(suffix=".jsonl.zst")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as quarantine, \
+        # compressed as written: a chunk of invalid records quarantines several times its size (every reason kept)
+        with pa.CompressedOutputStream(quarantine_path, ZSTD) as quarantine, \
                 read_chunk(chunk, dataset, services.objects, services.staging) as reading, \
                 services.staging.writer(valid_key(run, index), schema) as writer, \
                 transient_aws_errors(f"read chunk {index} of {source}"):
@@ -55,18 +57,18 @@ def validate(task: ChunkTask, services: Services) -> ChunkValidated:
                 profiler.add_valid(kept)
                 valid += kept.num_rows
                 invalid += len(rejected)
+                quarantine.write("".join(quarantine_line(run_id=run["run_id"], source=source, record_number=record.record_number,
+                                                         line=record.line, record=record.record, raw=record.raw,
+                                                         reasons=record.reasons) + "\n" for record in rejected).encode())
                 for record in rejected:
                     profiler.add_invalid(record.reasons)
-                    quarantine.write(quarantine_line(run_id=run["run_id"], source=source, record_number=record.record_number,
-                                                     line=record.line, record=record.record, raw=record.raw,
-                                                     reasons=record.reasons) + "\n")
                     if len(samples) < MAX_SAMPLE_REASONS:
                         samples.append(ReasonSample(record_number=record.record_number, line=record.line, **record.reasons[0]))
         if chunk["records"] is not None and valid + invalid != chunk["records"]:
             raise IntegrityError(f"chunk {index} of run {run['run_id']}: ingest staged {chunk['records']} records, "
                                  f"validate read {valid + invalid}")
         if invalid:
-            services.objects.upload(quarantine_path, bucket, chunk_quarantine_key(run, index), "application/x-ndjson")
+            services.objects.upload(quarantine_path, bucket, chunk_quarantine_key(run, index), ZSTD_CONTENT_TYPE)
     finally:
         os.unlink(quarantine_path)
     keys = _put_keys(services, chunk_keys_key(run, index), profiler.distinct_keys())

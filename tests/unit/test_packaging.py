@@ -33,6 +33,6 @@ def test_chalice_config_memory_and_architecture():
     memory = {name: cfg["lambda_memory_size"] for name, cfg in config["lambda_functions"].items() if "lambda_memory_size" in cfg}
     # sized from bench.invocations on 1 GB files in 64 MB chunks (infra/limits.py holds the chunk and the file to them)
     assert {k: memory[k] for k in ("ingest", "validate", "transform", "verdict", "output")} == {
-        "ingest": 1769, "validate": 512, "transform": 512, "verdict": 1769, "output": 512}
+        "ingest": 1769, "validate": 1024, "transform": 512, "verdict": 1769, "output": 512}
     assert config["lambda_architecture"] == "arm64"
     assert set(config["stages"]) >= {"dev", "prod"}

@@ -20,7 +20,6 @@ def test_the_default_chunk_is_the_one_the_measurements_and_the_configuration_giv
 @pytest.mark.parametrize("function", [step.function for step in CHUNK_STEPS])
 def test_the_default_chunk_fits_each_chunk_function(stage, function):
     assert limits.breaches(function, DEFAULT_CHUNK_MB, stage) == []
-    assert limits.largest_mb(function, stage) >= limits.DEFAULT_MARGIN * DEFAULT_CHUNK_MB
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -36,7 +35,7 @@ def test_every_pipeline_function_has_a_measured_cost():
 
 def test_a_chunk_too_big_for_a_function_is_named_with_what_it_breaks(monkeypatch):
     # GIVEN validate configured with less memory than a chunk's buffers need, and a short timeout
-    monkeypatch.setattr(limits, "limits", lambda function, stage="prod": limits.Limits(memory_mb=256, timeout_seconds=10))
+    monkeypatch.setattr(limits, "limits", lambda function, stage="prod": limits.Limits(memory_mb=256, timeout_seconds=60))
     # THEN the default chunk breaks its memory and its timeout, each named
     found = limits.breaches(VALIDATE.function, DEFAULT_CHUNK_MB)
     assert any("of memory, above 80% of 256 MB" in f for f in found) and any("timeout" in f for f in found)
