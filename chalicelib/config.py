@@ -20,6 +20,25 @@ DEFAULT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # timeout with room to spare (infra/limits.py derives it; tests/unit/infra/test_limits.py holds the two equal).
 DEFAULT_CHUNK_MB = 64.0
 DEFAULT_CHUNK_CONCURRENCY = 10
+# The largest chunk a run may ask for (every chunk function fits it: the same test), and the most chunks
+# a file may make: each adds to the run record's set of validated chunks and to the Map's results.
+MAX_CHUNK_MB = 100.0
+MAX_CHUNKS = 5_000
+
+
+def chunk_mb_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as a chunk size in megabytes, or ``None`` when it is a usable one."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_CHUNK_MB:
+        return f"chunk_mb must be a number of megabytes above 0 and at most {MAX_CHUNK_MB:g}, got {value!r}"
+    return None
+
+
+def _chunk_mb(env: Mapping[str, str]) -> float:
+    chunk_mb: float = _positive(env, "CHUNK_MB", float, DEFAULT_CHUNK_MB)
+    problem = chunk_mb_problem(chunk_mb)
+    if problem is not None:
+        raise ConfigurationError(f"CHUNK_MB: {problem}")
+    return chunk_mb
 
 
 def _positive(env: Mapping[str, str], name: str, kind: type[float] | type[int], default: float) -> Any:
@@ -95,7 +114,7 @@ class Settings:
             state_machine_arn=env.get("STATE_MACHINE_ARN", ""),
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
-            chunk_mb=_positive(env, "CHUNK_MB", float, DEFAULT_CHUNK_MB),
+            chunk_mb=_chunk_mb(env),
             chunk_concurrency=_positive(env, "CHUNK_CONCURRENCY", int, DEFAULT_CHUNK_CONCURRENCY),
             endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from chalicelib.config import chunk_mb_problem
 from chalicelib.errors import DataError
 from chalicelib.keys import RAW_PREFIX
 from chalicelib.payloads import SourceRef
@@ -56,8 +57,9 @@ def requested_source(payload: dict[str, Any]) -> RequestedSource:
             f"or be an EventBridge 'Object Created' event; got keys {sorted(payload)}"
         )
     chunk_mb = payload.get("chunk_mb")
-    if chunk_mb is not None and (isinstance(chunk_mb, bool) or not isinstance(chunk_mb, int | float) or chunk_mb <= 0):
-        raise InvalidRunInputError(f"chunk_mb must be a positive number of megabytes, got {chunk_mb!r}")
+    problem = None if chunk_mb is None else chunk_mb_problem(chunk_mb)
+    if problem is not None:
+        raise InvalidRunInputError(problem)
     return RequestedSource(
         bucket, key, payload.get("version") or None, payload.get("dataset") or None,
         payload.get("replay") or None, payload.get("replay_of") or None, chunk_mb,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chalicelib.config import DEFAULT_SCHEMAS_DIR
+from chalicelib.config import DEFAULT_SCHEMAS_DIR, chunk_mb_problem
 from chalicelib.datasets import DatasetRegistry
 from chalicelib.run_record import RUN_STATUSES
 from etl_local import views
@@ -210,8 +210,9 @@ def _chunk_mb(text: str) -> float:
         megabytes = float(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
-    if not megabytes > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of megabytes")
+    problem = chunk_mb_problem(megabytes)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return megabytes
 
 

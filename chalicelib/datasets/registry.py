@@ -18,6 +18,7 @@ from jsonschema_specifications import REGISTRY as SPECIFICATIONS
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
+from chalicelib.config import chunk_mb_problem
 from chalicelib.datasets.columns import ENRICHMENT, PARTITION_KEYS, POSITION, TIMESTAMP, arrow_type, is_json_text, json_types
 from chalicelib.errors import ConfigurationError, DataError
 from chalicelib.quality.checks import Check, declared_checks, declared_key
@@ -247,6 +248,9 @@ def _check_consistency(dataset: Dataset) -> None:
             )
         _check_derived_columns(dataset, derived)
     _check_key(dataset)
+    problem = None if dataset.chunk_mb is None else chunk_mb_problem(dataset.chunk_mb)
+    if problem is not None:
+        raise ConfigurationError(f"dataset {dataset.name}: {problem}")
     dataset.checks  # noqa: B018  (names the dataset and field it cannot judge)
 
 

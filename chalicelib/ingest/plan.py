@@ -19,12 +19,13 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
+from chalicelib.config import MAX_CHUNKS
 from chalicelib.datasets import Dataset
 from chalicelib.keys import part_key
 from chalicelib.payloads import ChunkFormat, ChunkRef, Compression, RunRef
 from chalicelib.services import Services
 from chalicelib.sources.arrays import json_array_records
-from chalicelib.sources.errors import EmptySourceError, UnreadableSourceError
+from chalicelib.sources.errors import EmptySourceError, TooManyChunksError, UnreadableSourceError
 from chalicelib.sources.formats import (
     GZIP_ERRORS,
     GZIP_MAGIC,
@@ -69,12 +70,12 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
         head = head_stream.read()
     fmt, gzipped = detect_format(key, head), head[:2] == GZIP_MAGIC
     if fmt == "jsonl" and not gzipped:
-        return [chunk_ref(i, bucket, key, version, "jsonl", start=start, end=end)
-                for i, (start, end) in enumerate(json_lines_ranges(size, chunk_bytes))]
+        return _ranges(bucket, key, version, size, chunk_bytes)
     with contextlib.closing(services.objects.open(source)) as raw:
         stream = decompressed(io.BufferedReader(raw))
         if fmt == "csv" and not gzipped:
             header, cuts = split_csv(stream, chunk_bytes)
+            check_chunk_count(len(cuts) + 1, chunk_bytes)
             bounds = [0, *cuts, size]
             return [chunk_ref(i, bucket, key, version, "csv", start=start, end=end, header=header)
                     for i, (start, end) in enumerate(itertools.pairwise(bounds))]
@@ -89,9 +90,28 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
                 return _document_part(head, run, dataset, services, chunk_bytes)
             if gzipped:
                 return _text_parts(replayed(head, stream), "jsonl", run, services, chunk_bytes)
-            return [chunk_ref(i, bucket, key, version, "jsonl", start=start, end=end)
-                    for i, (start, end) in enumerate(json_lines_ranges(size, chunk_bytes))]
+            return _ranges(bucket, key, version, size, chunk_bytes)
         return _text_parts(stream, fmt, run, services, chunk_bytes)
+
+
+def check_chunk_count(count: int, chunk_bytes: int) -> None:
+    """Refuse a plan of more than ``MAX_CHUNKS`` chunks.
+
+    Raises
+    ------
+    TooManyChunksError
+        Naming the chunk size that makes them.
+    """
+    if count > MAX_CHUNKS:
+        raise TooManyChunksError(f"the file makes more than {MAX_CHUNKS:,} chunks of {chunk_bytes:,} bytes: "
+                                 f"run it with a larger chunk_mb")
+
+
+def _ranges(bucket: str, key: str, version: str | None, size: int, chunk_bytes: int) -> list[ChunkRef]:
+    """JSON Lines cut by byte range, without reading it."""
+    ranges = json_lines_ranges(size, chunk_bytes)
+    check_chunk_count(len(ranges), chunk_bytes)
+    return [chunk_ref(i, bucket, key, version, "jsonl", start=start, end=end) for i, (start, end) in enumerate(ranges)]
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
@@ -120,8 +140,8 @@ def _document_part(data: bytes, run: RunRef, dataset: Dataset, services: Service
 class _ZstdParts:
     """Text parts of a run, each written Zstandard-compressed to a local file and uploaded once complete."""
 
-    def __init__(self, run: RunRef, fmt: ChunkFormat, services: Services, workdir: str) -> None:
-        self._run, self._fmt, self._services, self._workdir = run, fmt, services, workdir
+    def __init__(self, run: RunRef, fmt: ChunkFormat, services: Services, workdir: str, chunk_bytes: int) -> None:
+        self._run, self._fmt, self._services, self._workdir, self._chunk_bytes = run, fmt, services, workdir, chunk_bytes
         self._sink: pa.NativeFile | None = None
         self._path = ""
         self.keys: list[str] = []
@@ -141,13 +161,14 @@ class _ZstdParts:
         self._services.objects.upload(self._path, self._services.staging.bucket, key, ZSTD_CONTENT_TYPE)
         os.unlink(self._path)
         self.keys.append(key)
+        check_chunk_count(len(self.keys), self._chunk_bytes)
 
 
 def _text_parts(stream: BinaryIO, fmt: ChunkFormat, run: RunRef, services: Services, chunk_bytes: int) -> list[ChunkRef]:
     """Copy a gzip file's text into Zstandard parts cut where its chunks end."""
     header = None
     with tempfile.TemporaryDirectory() as workdir:
-        parts = _ZstdParts(run, fmt, services, workdir)
+        parts = _ZstdParts(run, fmt, services, workdir, chunk_bytes)
         try:
             if fmt == "csv":
                 header, _ = split_csv(stream, chunk_bytes, parts)
@@ -204,6 +225,7 @@ class _StagedParts:
         lines = (next_line - 1 if next_line is not None else self._last_line) - base
         self.chunks.append(chunk_ref(len(self.chunks), self._services.staging.bucket, self._key, None, "staged",
                                      records=self._count, lines=lines))
+        check_chunk_count(len(self.chunks), self._chunk_bytes)
         self._writer, self._records_before, self._line_base = None, self._records_before + self._count, base + lines
         self._size = self._count = 0
 

@@ -10,3 +10,7 @@ class EmptySourceError(DataError):
 
 class UnreadableSourceError(DataError):
     """The file cannot be read as a whole: corrupt gzip, malformed JSON array, bad CSV header."""
+
+
+class TooManyChunksError(DataError):
+    """The file would make more chunks than a run may have, at the chunk size asked for."""

@@ -91,6 +91,13 @@ def test_usage_errors_exit_2(capsys, tmp_path, args, message):
     assert code == EXIT_USAGE and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("chunk_mb", ["0", "500", "x"])
+def test_a_chunk_size_out_of_bounds_is_a_usage_error(capsys, chunk_mb):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(SAMPLES / "transactions.jsonl"), "--chunk-mb", chunk_mb])
+    assert exit_.value.code == EXIT_USAGE and "--chunk-mb" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("fault", ["", "transform:Bad-Name", "transform:TransientError:0", "a:b:c:d"])
 def test_bad_fail_option_is_a_usage_error(capsys, fault):
     with pytest.raises(SystemExit) as exit_:

@@ -46,6 +46,12 @@ def test_input_without_an_object_is_a_clear_error():
         requested_source({"file": "x.csv"})
 
 
+@pytest.mark.parametrize("chunk_mb", [0, -1, 500, True, "64"])
+def test_a_chunk_size_no_function_fits_or_no_number_is_a_clear_error(chunk_mb):
+    with pytest.raises(InvalidRunInputError, match=r"chunk_mb must be a number of megabytes above 0 and at most 100"):
+        requested_source({"bucket": "b", "key": "k", "chunk_mb": chunk_mb})
+
+
 def test_record_ids_are_sha256_of_the_rfc8785_form():
     records = [{"b": [1.0, "é"], "a": 1e21}, {}, {"😀": "\u2028"}, {"n": 1}]
     texts = pa.array([rfc8785.dumps(r).decode() for r in records])

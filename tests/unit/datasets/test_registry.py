@@ -55,6 +55,7 @@ def test_adding_a_dataset_is_a_schema_file(tmp_path):
         (BASE, {"timestamp_field": "ts", "derived": [{"name": "n", "kind": "flag", "source": "n", "above": 1}]}, "clashes"),
         (BASE, {"timestamp_field": "ts", "derived": [{"name": "x", "kind": "category", "source": "n"}]}, "'bins' is a required property"),
         (BASE, {"timestamp_field": "ts", "max_invalid_ratio": 2}, "greater than the maximum"),
+        (BASE, {"timestamp_field": "ts", "chunk_mb": 500}, "dataset bad: chunk_mb must be .* at most 100, got 500"),
     ],
 )
 def test_broken_dataset_definitions_are_configuration_errors(tmp_path, schema, spec, message):

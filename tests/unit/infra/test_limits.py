@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.config import DEFAULT_CHUNK_MB
+from chalicelib.config import DEFAULT_CHUNK_MB, MAX_CHUNK_MB, Settings
+from chalicelib.errors import ConfigurationError
 from chalicelib.steps import CHUNK_STEPS, VALIDATE
 from infra import limits
 
@@ -20,6 +21,17 @@ def test_the_default_chunk_is_the_one_the_measurements_and_the_configuration_giv
 @pytest.mark.parametrize("function", [step.function for step in CHUNK_STEPS])
 def test_the_default_chunk_fits_each_chunk_function(stage, function):
     assert limits.breaches(function, DEFAULT_CHUNK_MB, stage) == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("function", [step.function for step in CHUNK_STEPS])
+def test_the_largest_chunk_a_run_may_ask_for_fits_each_chunk_function(stage, function):
+    assert limits.breaches(function, MAX_CHUNK_MB, stage) == []
+
+
+def test_a_stage_cannot_set_a_chunk_no_function_fits():
+    with pytest.raises(ConfigurationError, match="CHUNK_MB: chunk_mb must be"):
+        Settings.from_environment({"RAW_BUCKET": "r", "PROCESSED_BUCKET": "p", "RUNS_TABLE": "t", "CHUNK_MB": "500"})
 
 
 @pytest.mark.parametrize("stage", STAGES)

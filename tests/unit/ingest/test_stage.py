@@ -6,7 +6,7 @@ import hashlib
 import pyarrow as pa
 
 from bench.dataplane import run_until_output
-from chalicelib.ingest import ingest
+from chalicelib.ingest import ingest, plan
 from chalicelib.keys import valid_key
 from chalicelib.payloads import ChunkTask
 from chalicelib.sources.chunks import read_chunk
@@ -164,3 +164,15 @@ def test_json_lines_saved_as_json_are_read_whole_however_large(world, services):
 def test_a_small_json_document_no_reader_can_read_is_rejected_at_ingest(world, services):
     reason = rejected_reason(world, services, "raw/transactions/doc.json", b'{\n  "transaction_id": "t\xff"\n}\n')
     assert "not valid UTF-8" in reason
+
+
+def test_a_file_that_would_make_too_many_chunks_is_rejected_naming_the_chunk_size(world, services, monkeypatch):
+    # GIVEN a cap of 3 chunks a run
+    monkeypatch.setattr(plan, "MAX_CHUNKS", 3)
+    data = b"".join(b'{"transaction_id": "t%d"}\n' % i for i in range(200))
+    for key, body in (("raw/transactions/many.jsonl", data), ("raw/transactions/many.jsonl.gz", gzip.compress(data))):
+        # WHEN it is cut into chunks of 500 bytes, which would make about 10 of them
+        result = run_until_output(services, {**put_raw(world, key, body), "chunk_mb": 500 / (1 << 20)}, EXECUTION + key)
+        # THEN the run is rejected before any chunk is processed, saying what to change
+        assert result["outcome"]["verdict"] == "REJECTED", key
+        assert "more than 3 chunks of 500 bytes: run it with a larger chunk_mb" in result["outcome"]["reason"]
