@@ -65,7 +65,11 @@ def parsed_batch(records: list[ParsedRecord], schema: pa.Schema) -> pa.RecordBat
     vouched: list[str | None] = [None] * len(records)
     if values.null_count < len(values):
         text, exact = canonical_text(dict(zip(values.type.names, values.flatten())))
-        vouched = pc.if_else(pc.and_(values.is_valid(), exact), text, None).to_pylist()
+        built = pc.and_(values.is_valid(), exact)
+        vouched = pc.if_else(built, text, None).to_pylist()
+        # Typed only where Arrow built the text, as the columnar reader: elsewhere rfc8785 prints numbers its own
+        # way (4.9e16 as 49424287642702410), which the typed value would not read back as.
+        values = pc.if_else(built, values, pa.scalar(None, values.type))
     columns: dict[str, list[Any]] = {name: [] for name in ("record_number", "line", "record", "raw", "error")}
     for record, canonical_record in zip(records, vouched):
         canonical, raw, error = (canonical_record, None, None) if canonical_record is not None else _canonical(record)

@@ -12,7 +12,8 @@ from chalicelib.sources.formats import ParsedRecord
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batch
 from tests.unit.sources.test_columnar import SCHEMA, records
 
-values = records | st.sampled_from([5, "text", [1, 2], None, {"text": "\ud800"}, {"count": 1.0}, {"ratio": 2**53}])
+values = records | st.sampled_from([5, "text", [1, 2], None, {"text": "\ud800"}, {"count": 1.0}, {"ratio": 2**53},
+                                    {"ratio": 4.942428764270241e16}, {"ratio": 1e21}])
 
 
 def _rfc8785(value) -> str | None:
@@ -33,7 +34,8 @@ def test_staged_text_is_rfc8785_and_typed_values_are_the_records_own(parsed):
         assert (row["error"] is None) == (row["record"] is not None)
         # AND typed values, where set, are exactly the record's members (none null, so none mistaken for absent)
         if row["values"] is not None:
-            assert {k: v for k, v in row["values"].items() if v is not None} == value
+            present = {k: v for k, v in row["values"].items() if v is not None}
+            assert present == value == json.loads(row["record"])
             assert None not in value.values()
 
 
