@@ -26,7 +26,7 @@ from chalicelib.observability import logger as function_logger
 from chalicelib.services import Services, default_services
 from chalicelib.steps import FAILURE_HANDLER, PIPELINE_STEPS
 from chalicelib.storage.runs import table_definition
-from etl_local.emulation import apigateway, cloudformation, distributed_map, redrive, s3_bodies
+from etl_local.emulation import apigateway, cloudformation, distributed_map, redrive, s3_bodies, s3_listing
 from etl_local.emulation.bridge import LambdaBridge
 from etl_local.emulation.clock import VirtualClock
 from etl_local.emulation.events import EventBridgeBridge
@@ -172,6 +172,7 @@ class LocalAws:
         self._stack.enter_context(cloudformation.installed())
         self._stack.enter_context(apigateway.installed())
         self._stack.enter_context(s3_bodies.installed())
+        self._stack.enter_context(s3_listing.installed())
         self._create_storage()
         functions = self._create_functions()
         self._create_state_machine(functions)
