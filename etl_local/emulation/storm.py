@@ -28,19 +28,10 @@ from unittest import mock
 from botocore.awsrequest import AWSResponse
 from botocore.endpoint import Endpoint
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_aws_sdk,
-    state_task_service_dynamodb,
-    state_task_service_sns,
-    state_task_service_sqs,
-)
 
 from etl_local.emulation.bridge import CURRENT_FUNCTION
+from etl_local.emulation.interpreter_clients import INTEGRATION_MODULES
 
-# The interpreter modules whose clients make the state machine's service integrations.
-_INTEGRATION_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs, state_task_service_sns,
-                        state_task_service_aws_sdk)
 _INTEGRATION = "_etl_state_machine_integration"  # marks the endpoint of a client the interpreter made
 KINDS = ("throttled", "server_error", "connection", "lost_answer")
 # What each service answers when it throttles or fails (the codes its SDKs and Step Functions know).
@@ -115,7 +106,7 @@ class FaultStorm:
 
         with contextlib.ExitStack() as stack:
             stack.enter_context(mock.patch.object(Endpoint, "_do_get_response", faulty))
-            for module in _INTEGRATION_MODULES:
+            for module in INTEGRATION_MODULES:
                 stack.enter_context(mock.patch.object(module, "boto_client_for", _marking(module.boto_client_for)))
             yield self
 
