@@ -14,7 +14,7 @@ import pyarrow as pa
 from chalicelib.config import chunk_mb_problem
 from chalicelib.errors import DataError
 from chalicelib.keys import RAW_PREFIX
-from chalicelib.payloads import SourceRef
+from chalicelib.payloads import ChunkRef, SourceRef
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -100,6 +100,15 @@ def run_id_of(source: SourceRef, replay: str | None = None) -> str:
 def version_tag(version: str | None, etag: str | None) -> str:
     """Short stable id of one version of a source (its version id, else its ETag), used to name its outputs."""
     return _digest(version or etag or "")[:12]
+
+
+def plan_tag(chunks: list[ChunkRef]) -> str:
+    """Short stable id of where a plan cuts its source, used to name its outputs.
+
+    Two runs of one version planned with different chunk sizes put different records in their
+    chunk ``i``: named alike, one run's file could overwrite the other's under the other's manifest.
+    """
+    return _digest(*(f"{c['start']}:{c['end']}:{c['lines']}:{c['records']}" for c in chunks))[:8]
 
 
 def source_id_for(bucket: str, key: str) -> str:

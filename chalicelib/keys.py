@@ -91,9 +91,9 @@ def processed_prefix(dataset: str) -> str:
     return f"{PROCESSED_ROOT}/{dataset}/"
 
 
-def output_stem(source_id: str, version_tag: str, chunk: int) -> str:
+def output_stem(source_id: str, version_tag: str, plan_tag: str, chunk: int) -> str:
     """The name stem of the Parquet files one chunk of one version of a source writes (``<stem>-<n>.parquet``)."""
-    return f"{source_id}-{version_tag}-{chunk:05d}"
+    return f"{source_id}-{version_tag}-{plan_tag}-{chunk:05d}"
 
 
 def raw_key(dataset: str, name: str) -> str:

@@ -89,6 +89,7 @@ class ChunkRef(TypedDict):
     header: list[str] | None  # CSV column names of a chunk after the file's first
     records: int | None  # of a staged part: what ingest staged
     lines: int | None  # of a staged part: the source lines it spans
+    plan: str  # the plan's cuts (identity.plan_tag): in the names of the chunk's files
 
 
 class ChunkPlan(TypedDict):

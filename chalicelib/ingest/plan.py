@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from chalicelib.config import MAX_CHUNKS
 from chalicelib.datasets import Dataset
+from chalicelib.identity import plan_tag
 from chalicelib.keys import part_key
 from chalicelib.payloads import ChunkFormat, ChunkRef, Compression, RunRef
 from chalicelib.services import Services
@@ -49,11 +50,12 @@ def chunk_ref(index: int, bucket: str, key: str, version: str | None, fmt: Chunk
               end: int | None = None, compression: Compression = "none", header: list[str] | None = None,
               records: int | None = None, lines: int | None = None) -> ChunkRef:
     return ChunkRef(index=index, bucket=bucket, key=key, version=version, start=start, end=end, format=fmt,
-                    compression=compression, header=header if index else None, records=records, lines=lines)
+                    compression=compression, header=header if index else None, records=records, lines=lines,
+                    plan="")  # stamped by plan_chunks once every cut is known
 
 
 def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) -> list[ChunkRef]:
-    """The chunks of the run's source, in file order.
+    """The chunks of the run's source, in file order, stamped with the plan's tag.
 
     Raises
     ------
@@ -62,6 +64,12 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
     UnreadableSourceError
         When planning read a part of the file no reader could read (see :mod:`chalicelib.sources.splitting`).
     """
+    chunks = _cut(run, dataset, services, chunk_bytes)
+    tag = plan_tag(chunks)
+    return [ChunkRef(**{**chunk, "plan": tag}) for chunk in chunks]
+
+
+def _cut(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) -> list[ChunkRef]:
     source = run["source"]
     bucket, key, version, size = source["bucket"], source["key"], source["version"], source["size"] or 0
     if size == 0:

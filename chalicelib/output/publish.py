@@ -16,12 +16,16 @@ Every run settles after its own manifest is written, and S3 lists are strongly
 consistent, so whichever run settles last sees the other's manifest: whatever
 the order runs finish in, the newest version's files are the ones left.  Within
 one version (a replay of it, a redrive of an earlier run of it) the run that
-started last owns the manifest.  A version S3 no longer lists (its noncurrent
+started last owns the manifest, and a run that finds, once its files are up,
+that it no longer owns it removes the files the owner's manifest does not list.
+File names hold the plan's cuts (:func:`chalicelib.identity.plan_tag`), so files
+of two runs that share a name hold the same records.  A version S3 no longer lists (its noncurrent
 copy expired) is older than every listed one and never removes another's files.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.identity import version_tag
 from chalicelib.keys import legacy_manifest_key, manifest_key, manifest_prefix, version_tag_of
@@ -62,8 +66,7 @@ class Publisher:
         earlier = self._services.objects.get_json(self._bucket, self._manifest) or {}
         started = utc_timestamp(self._run["started_at"])
         if earlier.get("run_id") not in (None, self._run["run_id"]) and earlier.get("started_at", "") > started:
-            return Published(manifest=None, superseded=f"run {earlier['run_id']}, which began later, published this version "
-                                                        "of the key; this run wrote nothing")
+            return Published(manifest=None, superseded=f"{_later_run(earlier)}; this run wrote nothing")
         self._services.objects.put_json(self._bucket, self._manifest, {
             "run_id": self._run["run_id"], "started_at": started, "dataset": self._dataset, "source": self._run["source"],
             "version_tag": self.tag, "records_written": self._records, "files": self._keys,
@@ -90,6 +93,14 @@ class Publisher:
             where = s3_uri(source["bucket"], source["key"])
             return Published(manifest=None, superseded=f"a newer version of {where} (version tag {newest}) was published; "
                                                        "this run's files were removed")
+        owner = self._services.objects.get_json(self._bucket, self._manifest)
+        if owner is None or owner.get("run_id") != self._run["run_id"]:
+            # Taken over while the files were copied: a later run of this version declared (its files are the ones
+            # that stand; same-named files hold the same records, as the names hold the plan) or a newer version's
+            # run retracted this manifest. Files no manifest lists must not stay behind.
+            _delete(self._services, sorted(set(self._keys) - set((owner or {}).get("files", []))))
+            why = _later_run(owner) if owner else "a newer version of the key was published and removed this run's manifest"
+            return Published(manifest=None, superseded=f"{why}; this run's files were removed")
         self._retract([*others, *([legacy] if legacy in listed else [])], superseded_by=self.tag)
         return Published(manifest=s3_uri(self._bucket, self._manifest), superseded=None)
 
@@ -103,6 +114,10 @@ class Publisher:
                 self._services.runs.mark_superseded(document["run_id"], reason=(
                     f"a newer version of {where} (version tag {superseded_by}, run {self._run['run_id']}) replaced its files"))
         _delete(self._services, manifests)
+
+
+def _later_run(manifest: dict[str, Any]) -> str:
+    return f"run {manifest['run_id']}, which began later, published this version of the key"
 
 
 def _delete(services: Services, keys: list[str]) -> None:

@@ -40,7 +40,7 @@ def transform(task: ChunkValidated, services: Services, *, now: datetime | None 
     processed_at = now or datetime.now(UTC)
     source = run["source"]
     stem = output_stem(source_id_for(source["bucket"], source["key"]), version_tag(source["version"], source["etag"]),
-                       chunk["index"])
+                       chunk["plan"], chunk["index"])
     with tempfile.TemporaryDirectory() as workdir, services.staging.reader(valid_key(run, chunk["index"])) as reader:
         writer = HourlyParquetWriter(Path(workdir), schema, dataset.timestamp_field, stem)
         for batch in iter_batches(reader):

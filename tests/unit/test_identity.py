@@ -7,7 +7,16 @@ import pyarrow as pa
 import pytest
 import rfc8785
 
-from chalicelib.identity import InvalidRunInputError, dataset_from_key, record_ids, requested_source, run_id_for, source_id_for
+from chalicelib.identity import (
+    InvalidRunInputError,
+    dataset_from_key,
+    plan_tag,
+    record_ids,
+    requested_source,
+    run_id_for,
+    source_id_for,
+)
+from chalicelib.ingest.plan import chunk_ref
 from tests.conftest import load_event
 
 
@@ -50,6 +59,19 @@ def test_input_without_an_object_is_a_clear_error():
 def test_a_chunk_size_no_function_fits_or_no_number_is_a_clear_error(chunk_mb):
     with pytest.raises(InvalidRunInputError, match=r"chunk_mb must be a number of megabytes above 0 and at most 100"):
         requested_source({"bucket": "b", "key": "k", "chunk_mb": chunk_mb})
+
+
+def test_plan_tag_names_where_a_plan_cuts_its_source():
+    def ranges(*cuts):
+        return [chunk_ref(i, "b", "k", "v", "jsonl", start=start, end=end) for i, (start, end) in enumerate(cuts)]
+
+    def parts(*lines):
+        return [chunk_ref(i, "b", f"part-{i}", None, "jsonl", lines=n, records=n) for i, n in enumerate(lines)]
+
+    assert plan_tag(ranges((0, 100), (100, None))) == plan_tag(ranges((0, 100), (100, None)))
+    assert plan_tag(ranges((0, 100), (100, None))) != plan_tag(ranges((0, 120), (120, None)))
+    assert plan_tag(parts(10, 5)) != plan_tag(parts(8, 7))  # parts of the same number, cut elsewhere
+    assert re.fullmatch(r"[0-9a-f]{8}", plan_tag(parts(10, 5)))
 
 
 def test_record_ids_are_sha256_of_the_rfc8785_form():

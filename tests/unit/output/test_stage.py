@@ -208,6 +208,34 @@ def test_a_later_run_of_the_same_version_owns_its_files(world, services):
     assert late["publication"]["superseded"] is True and "began later" in late["publication"]["reason"]
 
 
+def test_a_later_run_of_the_same_version_cut_differently_leaves_no_file_of_the_earlier_one(world, services, monkeypatch):
+    # GIVEN a version run in three chunks, and a replay of it in one chunk that began later
+    body = "".join(record(i, 8 + i % 2) + "\n" for i in range(1, 31)).encode()
+    source = put_raw(world, "raw/transactions/t.jsonl", body)
+    original = run_until_output(services, {**source, "chunk_mb": len(body) / 3 / (1 << 20)}, EXECUTION)
+    replay = run_until_output(services, {**source, "replay": "r1"}, EXECUTION + "replay")
+    replay["run"]["started_at"] = "2999-01-01T00:00:00+00:00"
+    assert (original["chunks"]["count"], replay["chunks"]["count"]) == (3, 1)
+    # WHEN the original's Output has declared its files and the replay's whole Output runs before its copies land
+    copy_all = ObjectStore.copy_all
+    outputs: dict = {}
+
+    def replay_output_first(objects, pairs, bucket):
+        if not outputs:
+            outputs["replay"] = None  # once: the replay's own copies go straight through
+            outputs["replay"] = output(replay, services)
+        copy_all(objects, pairs, bucket)
+
+    monkeypatch.setattr(ObjectStore, "copy_all", replay_output_first)
+    late = output(original, services)
+    # THEN only the replay's files are in processed/, every record once, and the original says why it stands down
+    published = outputs["replay"]
+    assert published["publication"]["superseded"] is False
+    assert processed_keys(world) == sorted(manifest_files(world, published))
+    assert rows(world, processed_keys(world)) == sorted(f"t{i}" for i in range(1, 31))
+    assert late["publication"]["superseded"] is True and "began later" in late["publication"]["reason"]
+
+
 def test_keys_s3_could_not_delete_are_a_transient_error():
     from chalicelib.errors import TransientError
     from chalicelib.storage.objects import ObjectStore
