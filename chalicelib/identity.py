@@ -102,13 +102,14 @@ def version_tag(version: str | None, etag: str | None) -> str:
     return _digest(version or etag or "")[:12]
 
 
-def plan_tag(chunks: list[ChunkRef]) -> str:
+def plan_tag(chunks: list[ChunkRef], chunk_bytes: int) -> str:
     """Short stable id of where a plan cuts its source, used to name its outputs.
 
     Two runs of one version planned with different chunk sizes put different records in their
     chunk ``i``: named alike, one run's file could overwrite the other's under the other's manifest.
+    The chunk size is part of it: gzip parts carry no offsets or counts of their own.
     """
-    return _digest(*(f"{c['start']}:{c['end']}:{c['lines']}:{c['records']}" for c in chunks))[:8]
+    return _digest(str(chunk_bytes), *(f"{c['start']}:{c['end']}:{c['lines']}:{c['records']}" for c in chunks))[:8]
 
 
 def source_id_for(bucket: str, key: str) -> str:

@@ -59,9 +59,10 @@ def transformed_key(run: RunRef, index: int) -> str:
     return f"{_chunk_prefix(run, index)}transformed.json"
 
 
-def pending_key(run: RunRef, final_key: str) -> str:
-    """Where a Parquet file waits, outside ``processed/``, until output publishes it at ``final_key``."""
-    return f"{run['staging_prefix']}pending/{final_key}"
+def pending_key(run_staging_prefix: str, final_key: str) -> str:
+    """Where a Parquet file of the run staging under ``run_staging_prefix`` waits, outside ``processed/``, until
+    output publishes it at ``final_key``."""
+    return f"{run_staging_prefix}pending/{final_key}"
 
 
 def quarantine_key(run: RunRef) -> str:
@@ -92,8 +93,11 @@ def processed_prefix(dataset: str) -> str:
 
 
 def output_stem(source_id: str, version_tag: str, plan_tag: str, chunk: int) -> str:
-    """The name stem of the Parquet files one chunk of one version of a source writes (``<stem>-<n>.parquet``)."""
-    return f"{source_id}-{version_tag}-{plan_tag}-{chunk:05d}"
+    """The name stem of the Parquet files one chunk of one version of a source writes (``<stem>-<n>.parquet``).
+
+    Without a plan tag (a redrive of a run planned before names held it), the names that run wrote before.
+    """
+    return "-".join(part for part in (source_id, version_tag, plan_tag, f"{chunk:05d}") if part)
 
 
 def raw_key(dataset: str, name: str) -> str:

@@ -65,7 +65,7 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
         When planning read a part of the file no reader could read (see :mod:`chalicelib.sources.splitting`).
     """
     chunks = _cut(run, dataset, services, chunk_bytes)
-    tag = plan_tag(chunks)
+    tag = plan_tag(chunks, chunk_bytes)
     return [ChunkRef(**{**chunk, "plan": tag}) for chunk in chunks]
 
 

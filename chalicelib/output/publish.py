@@ -14,25 +14,32 @@ up, the run settles against the versions S3 lists for the key:
 
 Every run settles after its own manifest is written, and S3 lists are strongly
 consistent, so whichever run settles last sees the other's manifest: whatever
-the order runs finish in, the newest version's files are the ones left.  Within
-one version (a replay of it, a redrive of an earlier run of it) the run that
-started last owns the manifest, and a run that finds, once its files are up,
-that it no longer owns it removes the files the owner's manifest does not list.
-File names hold the plan's cuts (:func:`chalicelib.identity.plan_tag`), so files
-of two runs that share a name hold the same records.  A version S3 no longer lists (its noncurrent
-copy expired) is older than every listed one and never removes another's files.
+the order runs finish in, the newest version's files are the ones left.
+
+Within one version (a replay of it, a redrive of an earlier run of it) the run
+that started last owns the manifest: it is replaced only by a conditional write
+against the copy read.  A run that finds it does not own it (when declaring, or
+once its files are up) stands down: it removes its files the owner does not
+list, and copies the owner's files back over the ones both list, as its own
+copies may have landed last.  File names hold the plan's cuts
+(:func:`chalicelib.identity.plan_tag`), so runs planned differently share no
+name.  A version S3 no longer lists (its noncurrent copy expired) is older than
+every listed one and never removes another's files.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.errors import TransientError
 from chalicelib.identity import version_tag
-from chalicelib.keys import legacy_manifest_key, manifest_key, manifest_prefix, version_tag_of
+from chalicelib.keys import legacy_manifest_key, manifest_key, manifest_prefix, pending_key, staging_prefix, version_tag_of
 from chalicelib.payloads import RunRef
 from chalicelib.services import Services
 from chalicelib.storage.objects import s3_uri
 from chalicelib.times import utc_timestamp
+
+DECLARE_ATTEMPTS = 5  # conditional writes lost to other runs of the version before it counts as a transient fault
 
 
 @dataclass(frozen=True)
@@ -62,17 +69,26 @@ class Publisher:
         self._manifest = manifest_key(dataset, source_id, self.tag)
 
     def declare(self) -> Published | None:
-        """Write this run's manifest before its files; ``None``, or how it ended when a later run of its version owns it."""
-        earlier = self._services.objects.get_json(self._bucket, self._manifest) or {}
+        """Write this run's manifest before its files; ``None``, or how it ended when a later run of its version owns it.
+
+        The manifest is replaced only if it is still the one read (a conditional write), so of two
+        runs of a version declaring at once, the one that started later owns it whatever the order.
+        """
         started = utc_timestamp(self._run["started_at"])
-        if earlier.get("run_id") not in (None, self._run["run_id"]) and earlier.get("started_at", "") > started:
-            return Published(manifest=None, superseded=f"{_later_run(earlier)}; this run wrote nothing")
-        self._services.objects.put_json(self._bucket, self._manifest, {
-            "run_id": self._run["run_id"], "started_at": started, "dataset": self._dataset, "source": self._run["source"],
-            "version_tag": self.tag, "records_written": self._records, "files": self._keys,
-        })
-        _delete(self._services, sorted(set(earlier.get("files", [])) - set(self._keys)))  # a rerun's files it no longer writes
-        return None
+        document = {"run_id": self._run["run_id"], "started_at": started, "dataset": self._dataset,
+                    "source": self._run["source"], "version_tag": self.tag, "records_written": self._records,
+                    "files": self._keys}
+        for _ in range(DECLARE_ATTEMPTS):
+            earlier, etag = self._services.objects.get_json_tagged(self._bucket, self._manifest)
+            earlier = earlier or {}
+            if earlier.get("run_id") not in (None, self._run["run_id"]) and earlier.get("started_at", "") > started:
+                self._stand_down(earlier)  # an earlier attempt of this run may have copied files
+                return Published(manifest=None, superseded=f"{_later_run(earlier)}; this run wrote nothing")
+            if self._services.objects.replace_json(self._bucket, self._manifest, document, etag):
+                _delete(self._services, sorted(set(earlier.get("files", [])) - set(self._keys)))  # files a rerun no longer writes
+                return None
+        raise TransientError(f"run {self._run['run_id']}: the manifest {s3_uri(self._bucket, self._manifest)} changed "
+                             f"under each of {DECLARE_ATTEMPTS} attempts to declare this run's files")
 
     def settle(self) -> Published:
         """Settle against the key's other versions, once this run's files are up."""
@@ -95,14 +111,23 @@ class Publisher:
                                                        "this run's files were removed")
         owner = self._services.objects.get_json(self._bucket, self._manifest)
         if owner is None or owner.get("run_id") != self._run["run_id"]:
-            # Taken over while the files were copied: a later run of this version declared (its files are the ones
-            # that stand; same-named files hold the same records, as the names hold the plan) or a newer version's
-            # run retracted this manifest. Files no manifest lists must not stay behind.
-            _delete(self._services, sorted(set(self._keys) - set((owner or {}).get("files", []))))
+            # Taken over while the files were copied: a later run of this version declared, or a newer version's
+            # run retracted this manifest.
+            self._stand_down(owner or {})
             why = _later_run(owner) if owner else "a newer version of the key was published and removed this run's manifest"
             return Published(manifest=None, superseded=f"{why}; this run's files were removed")
         self._retract([*others, *([legacy] if legacy in listed else [])], superseded_by=self.tag)
         return Published(manifest=s3_uri(self._bucket, self._manifest), superseded=None)
+
+    def _stand_down(self, owner: dict[str, Any]) -> None:
+        """Leave ``processed/`` as the manifest's owner has it: no file of this run's that the owner does not list, and
+        the owner's own content in the files both list (this run's copies may have landed over the owner's)."""
+        owned = set(owner.get("files", []))
+        _delete(self._services, sorted(set(self._keys) - owned))
+        shared = sorted(set(self._keys) & owned)
+        if shared:
+            self._services.objects.copy_all([(pending_key(staging_prefix(owner["run_id"]), key), key) for key in shared],
+                                            self._bucket)
 
     def _retract(self, manifests: list[str], superseded_by: str | None) -> None:
         """Delete the files the manifests list, then the manifests; mark the runs that wrote them SUPERSEDED."""

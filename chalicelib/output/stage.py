@@ -19,7 +19,8 @@ def output(state: TransformedState, services: Services) -> OutputState:
     Transform wrote each chunk's files under the run's pending prefix, named as
     they are published; here they are copied into place on S3's side (no record
     passes through this function).  Files are named after the source key, its
-    version and the chunk, so a rerun of the same version overwrites them, and a
+    version, the plan's cuts and the chunk, so a rerun of the same version
+    overwrites them, and a
     newer version of the key replaces an older one's files whatever order their
     runs finish in (see :mod:`chalicelib.output.publish`).  A run whose version a
     newer one superseded removes what it wrote and says so.  Quality warnings the
@@ -39,7 +40,7 @@ def output(state: TransformedState, services: Services) -> OutputState:
     publisher = Publisher(services, run, dataset, source_id_for(run["source"]["bucket"], run["source"]["key"]), keys, written)
     owned_by_a_later_run = publisher.declare()
     if owned_by_a_later_run is None:
-        services.objects.copy_all([(pending_key(run, key), key) for key in keys], bucket)
+        services.objects.copy_all([(pending_key(run["staging_prefix"], key), key) for key in keys], bucket)
     published = owned_by_a_later_run or publisher.settle()
     emit_metrics(dataset, {
         "RecordsWritten": (0 if published.superseded else written, COUNT),

@@ -155,10 +155,24 @@ class ObjectStore:
             for done in [pool.submit(self.upload, path, bucket, key, content_type) for path, key in files]:
                 done.result()
 
-    def put_json(self, bucket: str, key: str, document: Any) -> None:
+    def put_json(self, bucket: str, key: str, document: Any, **condition: str) -> None:
         body = json.dumps(document, indent=1, sort_keys=True).encode()
         with transient_aws_errors(f"put s3://{bucket}/{key}"):
-            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json", **condition)
+
+    def replace_json(self, bucket: str, key: str, document: Any, read_etag: str | None) -> bool:
+        """Write ``document`` only if the object is still the one read (``read_etag``; ``None``: there was none).
+
+        Returns ``False`` when another writer came first (S3's conditional writes: 412, or 409 for a
+        conflicting write in flight), so the caller reads again and decides again.
+        """
+        try:
+            self.put_json(bucket, key, document, **({"IfMatch": read_etag} if read_etag else {"IfNoneMatch": "*"}))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
 
     def upload_stream(self, stream: BinaryIO, bucket: str, key: str, content_type: str) -> None:
         """Upload what ``stream`` yields, in parts as it comes (no local file, memory of a few parts)."""
@@ -177,14 +191,19 @@ class ObjectStore:
 
     def get_json(self, bucket: str, key: str) -> Any | None:
         """Return the parsed object, or ``None`` when it does not exist."""
+        return self.get_json_tagged(bucket, key)[0]
+
+    def get_json_tagged(self, bucket: str, key: str) -> tuple[Any | None, str | None]:
+        """The parsed object and its ETag (for :meth:`replace_json`), or ``(None, None)`` when it does not exist."""
         try:
             with transient_aws_errors(f"get s3://{bucket}/{key}"):
-                body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                answer = self._s3.get_object(Bucket=bucket, Key=key)
+                body = answer["Body"].read()
         except ClientError as error:
             if _is_missing(error):
-                return None
+                return None, None
             raise
-        return json.loads(body)
+        return json.loads(body), answer["ETag"]
 
     def get_json_all(self, bucket: str, keys: list[str]) -> list[Any | None]:
         """:meth:`get_json` of each key, in order, a few at a time."""

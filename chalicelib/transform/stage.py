@@ -25,9 +25,10 @@ def transform(task: ChunkValidated, services: Services, *, now: datetime | None 
     """Derive and enrich one chunk's valid records and write them as Snappy Parquet, one file per hour of data.
 
     The files wait under the run's pending prefix, outside ``processed/``, named
-    as they will be published (``<source-id>-<version>-<chunk>-<n>.parquet`` under
-    ``processed/<dataset>/year=/month=/day=/hour=/``): the verdict on the whole
-    file decides whether output publishes them.  A rerun writes the same names.
+    as they will be published (``<source-id>-<version>-<plan>-<chunk>-<n>.parquet``
+    under ``processed/<dataset>/year=/month=/day=/hour=/``): the verdict on the
+    whole file decides whether output publishes them.  A rerun with the same plan
+    writes the same names.
 
     Raises
     ------
@@ -40,7 +41,7 @@ def transform(task: ChunkValidated, services: Services, *, now: datetime | None 
     processed_at = now or datetime.now(UTC)
     source = run["source"]
     stem = output_stem(source_id_for(source["bucket"], source["key"]), version_tag(source["version"], source["etag"]),
-                       chunk["plan"], chunk["index"])
+                       chunk.get("plan", ""), chunk["index"])  # none in a plan written before names held it
     with tempfile.TemporaryDirectory() as workdir, services.staging.reader(valid_key(run, chunk["index"])) as reader:
         writer = HourlyParquetWriter(Path(workdir), schema, dataset.timestamp_field, stem)
         for batch in iter_batches(reader):
@@ -50,7 +51,7 @@ def transform(task: ChunkValidated, services: Services, *, now: datetime | None 
         if writer.rows != task["validated"]["valid"]:
             raise IntegrityError(f"chunk {chunk['index']} of run {run['run_id']}: validate staged "
                                  f"{task['validated']['valid']} valid records, transform read {writer.rows}")
-        services.objects.upload_all([(path, pending_key(run, key)) for path, key in files], services.staging.bucket,
+        services.objects.upload_all([(path, pending_key(run["staging_prefix"], key)) for path, key in files], services.staging.bucket,
                                     PARQUET_CONTENT_TYPE)
     keys = [key for _, key in files]
     services.objects.put_json(services.staging.bucket, transformed_key(run, chunk["index"]),

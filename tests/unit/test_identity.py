@@ -68,10 +68,14 @@ def test_plan_tag_names_where_a_plan_cuts_its_source():
     def parts(*lines):
         return [chunk_ref(i, "b", f"part-{i}", None, "jsonl", lines=n, records=n) for i, n in enumerate(lines)]
 
-    assert plan_tag(ranges((0, 100), (100, None))) == plan_tag(ranges((0, 100), (100, None)))
-    assert plan_tag(ranges((0, 100), (100, None))) != plan_tag(ranges((0, 120), (120, None)))
-    assert plan_tag(parts(10, 5)) != plan_tag(parts(8, 7))  # parts of the same number, cut elsewhere
-    assert re.fullmatch(r"[0-9a-f]{8}", plan_tag(parts(10, 5)))
+    def gzip_parts(count):  # Zstandard parts of gzip text: no offsets or counts of their own
+        return [chunk_ref(i, "b", f"part-{i}", None, "jsonl", compression="zstd") for i in range(count)]
+
+    assert plan_tag(ranges((0, 100), (100, None)), 100) == plan_tag(ranges((0, 100), (100, None)), 100)
+    assert plan_tag(ranges((0, 100), (100, None)), 100) != plan_tag(ranges((0, 120), (120, None)), 120)
+    assert plan_tag(parts(10, 5), 64) != plan_tag(parts(8, 7), 64)  # parts of the same number, cut elsewhere
+    assert plan_tag(gzip_parts(3), 1000) != plan_tag(gzip_parts(3), 1100)
+    assert re.fullmatch(r"[0-9a-f]{8}", plan_tag(parts(10, 5), 64))
 
 
 def test_record_ids_are_sha256_of_the_rfc8785_form():

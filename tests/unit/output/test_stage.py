@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.dataplane import run_stages, run_until_output
-from chalicelib.errors import IntegrityError
+from chalicelib.errors import IntegrityError, TransientError
 from chalicelib.output import output
+from chalicelib.output.publish import Publisher
 from chalicelib.storage.objects import ObjectStore
 from chalicelib.transform.partitions import HourlyParquetWriter, partition_directory
 from tests.conftest import put_raw
@@ -208,14 +209,33 @@ def test_a_later_run_of_the_same_version_owns_its_files(world, services):
     assert late["publication"]["superseded"] is True and "began later" in late["publication"]["reason"]
 
 
-def test_a_later_run_of_the_same_version_cut_differently_leaves_no_file_of_the_earlier_one(world, services, monkeypatch):
-    # GIVEN a version run in three chunks, and a replay of it in one chunk that began later
+def a_version_and_its_later_replay(world, services, original_chunks: int) -> tuple[dict, dict]:
+    """A version run in ``original_chunks`` chunks (1: planned as the replay) and a replay of it in one chunk that
+    began later, both transformed."""
     body = "".join(record(i, 8 + i % 2) + "\n" for i in range(1, 31)).encode()
     source = put_raw(world, "raw/transactions/t.jsonl", body)
-    original = run_until_output(services, {**source, "chunk_mb": len(body) / 3 / (1 << 20)}, EXECUTION)
+    chunk_size = {"chunk_mb": len(body) / original_chunks / (1 << 20)} if original_chunks > 1 else {}
+    original = run_until_output(services, {**source, **chunk_size}, EXECUTION)
     replay = run_until_output(services, {**source, "replay": "r1"}, EXECUTION + "replay")
     replay["run"]["started_at"] = "2999-01-01T00:00:00+00:00"
-    assert (original["chunks"]["count"], replay["chunks"]["count"]) == (3, 1)
+    assert (original["chunks"]["count"], replay["chunks"]["count"]) == (original_chunks, 1)
+    return original, replay
+
+
+def holds_only_the_owners_data(world, owner: dict) -> bool:
+    """processed/ holds the files the owner's manifest lists, every record once, all written by the owner."""
+    keys = processed_keys(world)
+    s3 = world.client("s3")
+    run_ids = {run_id for key in keys for run_id in pq.read_table(pa.BufferReader(
+        s3.get_object(Bucket=world.names.processed_bucket, Key=key)["Body"].read())).column("run_id").to_pylist()}
+    return (keys == sorted(manifest_files(world, owner)) and rows(world, keys) == sorted(f"t{i}" for i in range(1, 31))
+            and run_ids == {owner["run"]["run_id"]})
+
+
+@pytest.mark.parametrize("original_chunks", [3, 1], ids=["cut differently", "cut alike"])
+def test_a_later_run_of_the_same_version_owns_processed_even_if_the_earlier_copies_last(world, services, monkeypatch,
+                                                                                         original_chunks):
+    original, replay = a_version_and_its_later_replay(world, services, original_chunks)
     # WHEN the original's Output has declared its files and the replay's whole Output runs before its copies land
     copy_all = ObjectStore.copy_all
     outputs: dict = {}
@@ -228,12 +248,64 @@ def test_a_later_run_of_the_same_version_cut_differently_leaves_no_file_of_the_e
 
     monkeypatch.setattr(ObjectStore, "copy_all", replay_output_first)
     late = output(original, services)
-    # THEN only the replay's files are in processed/, every record once, and the original says why it stands down
-    published = outputs["replay"]
-    assert published["publication"]["superseded"] is False
-    assert processed_keys(world) == sorted(manifest_files(world, published))
-    assert rows(world, processed_keys(world)) == sorted(f"t{i}" for i in range(1, 31))
+    # THEN processed/ is the replay's (no file of the original's left, none of its content in shared names),
+    # and the original says why it stood down
+    assert outputs["replay"]["publication"]["superseded"] is False
+    assert holds_only_the_owners_data(world, outputs["replay"])
     assert late["publication"]["superseded"] is True and "began later" in late["publication"]["reason"]
+
+
+def test_two_runs_of_a_version_declaring_at_once_leave_the_later_one_owning_the_manifest(world, services, monkeypatch):
+    original, replay = a_version_and_its_later_replay(world, services, 3)
+    # WHEN the replay's whole Output runs between the original's read of the manifest and its write
+    get_json_tagged = ObjectStore.get_json_tagged
+    outputs: dict = {}
+
+    def replay_output_after_the_first_read(objects, bucket, key):
+        read = get_json_tagged(objects, bucket, key)
+        if key.startswith("manifests/") and not outputs:
+            outputs["replay"] = None
+            outputs["replay"] = output(replay, services)
+        return read
+
+    monkeypatch.setattr(ObjectStore, "get_json_tagged", replay_output_after_the_first_read)
+    late = output(original, services)
+    # THEN the original's write was refused, it read again, and stood down
+    assert holds_only_the_owners_data(world, outputs["replay"])
+    assert late["publication"]["superseded"] is True
+
+
+def test_an_output_retried_after_a_later_run_took_over_removes_what_its_first_attempt_copied(world, services, monkeypatch):
+    original, replay = a_version_and_its_later_replay(world, services, 3)
+    # GIVEN the original's Output declared, the replay's whole Output ran, then the original's copies landed
+    # and its Output failed before settling
+    copy_all = ObjectStore.copy_all
+    outputs: dict = {}
+
+    def replay_output_first(objects, pairs, bucket):
+        if not outputs:
+            outputs["replay"] = None
+            outputs["replay"] = output(replay, services)
+        copy_all(objects, pairs, bucket)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ObjectStore, "copy_all", replay_output_first)
+        settle = Publisher.settle
+
+        def original_fails_to_settle(publisher):
+            if outputs.get("replay") is not None:  # the replay has published: this is the original
+                raise TransientError("lost answer")
+            return settle(publisher)
+
+        patch.setattr(Publisher, "settle", original_fails_to_settle)
+        with pytest.raises(TransientError):
+            output(original, services)
+    assert not holds_only_the_owners_data(world, outputs["replay"])  # the original's copies are in processed/
+    # WHEN the original's Output is retried
+    late = output(original, services)
+    # THEN it stood down, and nothing it copied is left
+    assert holds_only_the_owners_data(world, outputs["replay"])
+    assert late["publication"]["superseded"] is True
 
 
 def test_keys_s3_could_not_delete_are_a_transient_error():

@@ -53,3 +53,17 @@ def test_a_body_read_whole_is_passed_on_in_full():
     client = Answering(Body(b"line1\nline2\n"))
     with io.BufferedReader(ObjectStore(client).open_range("raw", "k")) as stream:
         assert stream.read() == b"line1\nline2\n"
+
+
+def test_a_conditional_replace_refuses_a_document_changed_since_it_was_read(world, services):
+    objects, bucket, key = services.objects, world.names.processed_bucket, "manifests/t/x.json"
+    # GIVEN nothing there yet: creating it succeeds once
+    assert objects.replace_json(bucket, key, {"run_id": "a"}, None) is True
+    assert objects.replace_json(bucket, key, {"run_id": "b"}, None) is False
+    # WHEN two writers read the same copy
+    read, etag = objects.get_json_tagged(bucket, key)
+    assert read == {"run_id": "a"}
+    # THEN only the first of them replaces it
+    assert objects.replace_json(bucket, key, {"run_id": "c"}, etag) is True
+    assert objects.replace_json(bucket, key, {"run_id": "d"}, etag) is False
+    assert objects.get_json(bucket, key) == {"run_id": "c"}
