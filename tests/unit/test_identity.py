@@ -88,3 +88,10 @@ def test_record_ids_are_sha256_of_the_rfc8785_form():
     assert record_ids(pa.array([], pa.string())).to_pylist() == []
     with pytest.raises(TypeError, match="large_string"):
         record_ids(texts.cast(pa.large_string()))
+
+
+def test_output_names_hold_the_plan_and_a_plan_without_one_keeps_the_names_it_had():
+    from chalicelib.keys import output_stem
+
+    assert output_stem("src", "ver", "9aee9c1b", 3) == "src-ver-9aee9c1b-00003"
+    assert output_stem("src", "ver", "", 3) == "src-ver-00003"  # a redrive of a run planned before names held it
