@@ -37,5 +37,5 @@ def run_until_output(services: Services, execution_input: dict[str, Any], execut
 def run_stages(services: Services, execution_input: dict[str, Any], execution_id: str, *, threads: int = 1) -> dict[str, Any]:
     """Every stage in order, stopping where the state machine would (a rejected file gets no Output)."""
     state = run_until_output(services, execution_input, execution_id, threads=threads)
-    accepted = "transform" in state and state["outcome"]["verdict"] == "ACCEPTED"
+    accepted = state["outcome"]["verdict"] == "ACCEPTED"
     return dict(output(state, services)) if accepted else state  # type: ignore[arg-type]

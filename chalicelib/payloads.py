@@ -98,7 +98,7 @@ class ChunkPlan(TypedDict):
     count: int
     bucket: str
     key: str
-    chunk_bytes: int
+    chunk_bytes: int  # the chunk size the run was planned with: for whoever reads the execution's history
     max_concurrency: int
 
 
@@ -109,10 +109,16 @@ class ChunkCounts(TypedDict):
 
 
 class TransformResult(TypedDict):
-    """What a chunk (or all the run's chunks) transformed: records, and the Parquet files waiting to be published."""
+    """What a chunk transformed: records, and the Parquet files waiting to be published."""
 
     records: int
     files: int
+
+
+class TransformTotal(TypedDict):
+    """What the run's chunks transformed, for the run record's counts."""
+
+    records: int
 
 
 class OutputResult(TypedDict):
@@ -178,7 +184,7 @@ class ChunkFiles(TypedDict):
 class TransformedState(IngestState):
     """After the verdict: the whole file's outcome and what its chunks transformed."""
 
-    transform: TransformResult
+    transform: TransformTotal
 
 
 class OutputState(TransformedState):

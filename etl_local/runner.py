@@ -17,7 +17,6 @@ from chalicelib.identity import run_id_for
 from chalicelib.keys import raw_key
 from chalicelib.run_record import TERMINAL_STATUSES, run_view
 from chalicelib.storage.objects import split_s3_uri
-from chalicelib.storage.runs import RunStore
 from etl_local.emulation.world import LocalAws
 from etl_local.progress import shown as progress_shown
 
@@ -96,7 +95,7 @@ def start_file(world: LocalAws, path: Path, dataset: str | None, registry: Datas
 def finish(world: LocalAws, started: StartedFile, out_dir: Path, progress: TextIO | None = None) -> RunReport:
     """Wait for the run to end and report it, with copies of its outputs under ``out_dir``
     (meanwhile showing its progress on ``progress``, when given)."""
-    following = progress_shown(_runs(world), started.run_id, progress) if progress else contextlib.nullcontext()
+    following = progress_shown(world.services().runs, started.run_id, progress) if progress else contextlib.nullcontext()
     with following:
         world.wait(started.execution_arn)
     return _report(world, started.run_id, started.execution_arn, out_dir)
@@ -115,7 +114,7 @@ def run_file(world: LocalAws, path: Path, dataset: str | None, out_dir: Path, re
 def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> RunReport:
     sfn = world.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    item = _runs(world).get(run_id)
+    item = world.services().runs.get(run_id)
     if item is not None:  # the failure handler may have failed for good: the execution's end wins
         item = reconciled(world.services(), item)
     run = run_view(item if item is not None else {r.RUN_ID: run_id})
@@ -145,10 +144,6 @@ def _report(world: LocalAws, run_id: str, execution_arn: str, out_dir: Path) -> 
         quality=run["quality"],
         chunks=run["chunks"] or 0,
     )
-
-
-def _runs(world: LocalAws) -> RunStore:
-    return RunStore(world.client("dynamodb"), world.names.runs_table)
 
 
 def _timeline(world: LocalAws, events: list[dict[str, Any]]) -> list[StateVisit]:

@@ -29,10 +29,8 @@ def output(state: TransformedState, services: Services) -> OutputState:
     run = state["run"]
     dataset = run["dataset"] or ""
     bucket = services.settings.processed_bucket
-    chunks = services.objects.get_json_all(services.staging.bucket,
-                                           [transformed_key(run, index) for index in range(state["chunks"]["count"])])
-    if any(chunk is None for chunk in chunks):
-        raise IntegrityError(f"run {run['run_id']}: a chunk's files are not listed; its transform did not finish")
+    chunks = services.staging.chunk_documents([transformed_key(run, index) for index in range(state["chunks"]["count"])],
+                                              "list of transformed files")
     keys = [key for chunk in cast(list[ChunkFiles], chunks) for key in chunk["files"]]
     written = sum(chunk["records"] for chunk in cast(list[ChunkFiles], chunks))
     if written != state["outcome"]["records_valid"]:  # before anything reaches processed/

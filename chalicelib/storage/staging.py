@@ -5,9 +5,11 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import pyarrow as pa
 
+from chalicelib.errors import IntegrityError
 from chalicelib.storage.objects import ObjectStore
 
 ARROW_CONTENT_TYPE = "application/vnd.apache.arrow.file"
@@ -37,6 +39,20 @@ class StagingStore:
     def __init__(self, objects: ObjectStore, bucket: str) -> None:
         self._objects = objects
         self.bucket = bucket
+
+    def chunk_documents(self, keys: list[str], what: str) -> list[Any]:
+        """The JSON document each chunk left at ``keys``, in chunk order.
+
+        Raises
+        ------
+        IntegrityError
+            When a chunk left none (its step did not finish), naming one that did not.
+        """
+        documents = self._objects.get_json_all(self.bucket, keys)
+        missing = [key for key, document in zip(keys, documents) if document is None]
+        if missing:
+            raise IntegrityError(f"{len(missing)} chunk(s) left no {what}, e.g. s3://{self.bucket}/{missing[0]}")
+        return documents
 
     @contextlib.contextmanager
     def writer(self, key: str, schema: pa.Schema) -> Iterator[pa.ipc.RecordBatchFileWriter]:

@@ -9,18 +9,17 @@ check breaches, exactly as for a file read in one piece.
 from __future__ import annotations
 
 import itertools
-from typing import Any, cast
+from typing import cast
 
 import pyarrow as pa
 
 from chalicelib import run_record as r
 from chalicelib.datasets import Dataset
 from chalicelib.datasets.columns import source_fields
-from chalicelib.errors import IntegrityError
-from chalicelib.keys import quarantine_key, transformed_key, validated_key
+from chalicelib.keys import quarantine_key, validated_key
 from chalicelib.observability import BYTES, COUNT, emit_metrics
 from chalicelib.outcomes import outcome
-from chalicelib.payloads import ChunkFiles, ChunkValidation, IngestState, ReasonSample, RunRef, TransformedState, TransformResult
+from chalicelib.payloads import ChunkValidation, IngestState, ReasonSample, RunRef, TransformedState, TransformTotal
 from chalicelib.quality.anomalies import HISTORY_RUNS
 from chalicelib.quality.assess import assess
 from chalicelib.quality.profile import ProfileBuilder, ProfilePart, QualityProfile
@@ -44,19 +43,15 @@ def verdict(state: IngestState, services: Services) -> TransformedState:
     Raises
     ------
     IntegrityError
-        When a chunk's findings are missing, or it transformed another number of records than were valid.
+        When a chunk left no findings.
     """
     run, plan = state["run"], state["chunks"]
     dataset = services.datasets.get(run["dataset"])  # type: ignore[arg-type]
-    found = cast(list[ChunkValidation], _each_chunk(services, [validated_key(run, i) for i in range(plan["count"])], "validation"))
-    written = cast(list[ChunkFiles], _each_chunk(services, [transformed_key(run, i) for i in range(plan["count"])], "files"))
+    found = cast(list[ChunkValidation], services.staging.chunk_documents([validated_key(run, i) for i in range(plan["count"])],
+                                                                         "validation"))
     records_before = list(itertools.accumulate((chunk["records"] for chunk in found), initial=0))
     lines_before = list(itertools.accumulate((chunk["lines"] for chunk in found), initial=0))
     valid, invalid = sum(chunk["valid"] for chunk in found), sum(chunk["invalid"] for chunk in found)
-    for chunk, files in zip(found, written):
-        if files["records"] != chunk["valid"]:
-            raise IntegrityError(f"chunk {chunk['index']} of run {run['run_id']}: {chunk['valid']} valid records, "
-                                 f"{files['records']} transformed")
     samples = [_in_file(sample, records_before[chunk["index"]], lines_before[chunk["index"]])
                for chunk in found for sample in chunk["reasons"]][:MAX_SAMPLE_REASONS]
     location = None
@@ -85,17 +80,8 @@ def verdict(state: IngestState, services: Services) -> TransformedState:
         outcome=outcome("REJECTED" if reason else "ACCEPTED", reason=reason, records_in=valid + invalid, records_valid=valid,
                         records_invalid=invalid, quarantine=location, reasons=samples,
                         warnings=[] if reason else assessment.warnings),
-        transform=TransformResult(records=valid, files=sum(len(files["files"]) for files in written)),
+        transform=TransformTotal(records=valid),  # each chunk's transform checked its count; output checks the total
     )
-
-
-def _each_chunk(services: Services, keys: list[str], what: str) -> list[Any]:
-    """The JSON document each chunk left at ``keys``, in chunk order."""
-    documents = services.objects.get_json_all(services.staging.bucket, keys)
-    missing = [key for key, document in zip(keys, documents) if document is None]
-    if missing:
-        raise IntegrityError(f"{len(missing)} chunk(s) left no {what}, e.g. s3://{services.staging.bucket}/{missing[0]}")
-    return documents
 
 
 def _in_file(sample: ReasonSample, records_before: int, lines_before: int) -> ReasonSample:
