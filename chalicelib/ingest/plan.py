@@ -65,6 +65,8 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
         When planning read a part of the file no reader could read (see :mod:`chalicelib.sources.splitting`).
     """
     chunks = _cut(run, dataset, services, chunk_bytes)
+    if not chunks:  # parts of a file with nothing but blanks, an empty array, or an empty gzip stream
+        raise EmptySourceError("the file holds no records")
     tag = plan_tag(chunks, chunk_bytes)
     return [ChunkRef(**{**chunk, "plan": tag}) for chunk in chunks]
 
@@ -93,12 +95,12 @@ def _cut(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) ->
                 return _array_parts(stream, run, dataset, services, chunk_bytes)
             # Not an array: one document, or JSON Lines saved as .json.  A document is one record, and a
             # record is at most MAX_LINE_BYTES: what is no larger is read whole here; anything larger is lines.
+            if not gzipped and size > MAX_LINE_BYTES:
+                return _ranges(bucket, key, version, size, chunk_bytes)
             head = _read_up_to(stream, MAX_LINE_BYTES + 1)
             if len(head) <= MAX_LINE_BYTES:
                 return _document_part(head, run, dataset, services, chunk_bytes)
-            if gzipped:
-                return _text_parts(replayed(head, stream), "jsonl", run, services, chunk_bytes)
-            return _ranges(bucket, key, version, size, chunk_bytes)
+            return _text_parts(replayed(head, stream), "jsonl", run, services, chunk_bytes)
         return _text_parts(stream, fmt, run, services, chunk_bytes)
 
 
@@ -140,8 +142,6 @@ def _document_part(data: bytes, run: RunRef, dataset: Dataset, services: Service
     for record in parse_part(io.BytesIO(data), "json", dataset.field_types):
         parts.add(record, 0)  # one part: at most a record's worth of text
     parts.finish()
-    if not parts.chunks:
-        raise EmptySourceError("the file holds no records")
     return parts.chunks
 
 
@@ -185,8 +185,6 @@ def _text_parts(stream: BinaryIO, fmt: ChunkFormat, run: RunRef, services: Servi
         except GZIP_ERRORS as error:
             raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
         parts.cut()
-    if not parts.keys:
-        raise EmptySourceError("the file holds no records")
     bucket = services.staging.bucket
     return [chunk_ref(i, bucket, key, None, fmt, compression="zstd", header=header) for i, key in enumerate(parts.keys)]
 
@@ -252,6 +250,4 @@ def _array_parts(stream: BinaryIO, run: RunRef, dataset: Dataset, services: Serv
     except GZIP_ERRORS as error:
         raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
     parts.finish()
-    if not parts.chunks:
-        raise EmptySourceError("the file holds no records")
     return parts.chunks

@@ -22,8 +22,14 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
 )
 
 # The interpreter modules whose clients make the state machine's service integrations.
-INTEGRATION_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs, state_task_service_sns,
-                       state_task_service_aws_sdk)
+_INTEGRATION_MODULES = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_sqs, state_task_service_sns,
+                        state_task_service_aws_sdk)
+_MARK = "_etl_state_machine_integration"  # on the endpoint of a client the interpreter made
+
+
+def made_by_the_interpreter(endpoint: Any) -> bool:
+    """Whether a request goes through one of the interpreter's clients (a service integration of the state machine)."""
+    return getattr(endpoint, _MARK, False)
 
 
 def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,7 +39,9 @@ def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         with lock:
             if (region, service) not in clients:
-                clients[region, service] = build(region=region, service=service, state_credentials=state_credentials)
+                client = build(region=region, service=service, state_credentials=state_credentials)
+                setattr(client._endpoint, _MARK, True)
+                clients[region, service] = client
             return clients[region, service]
 
     return client_for
@@ -41,10 +49,11 @@ def _shared(build: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
-    """While inside, the interpreter's tasks share one client per service and region (forgotten on exit)."""
+    """While inside, the interpreter's tasks share one client per service and region (forgotten on exit), each
+    marked as the interpreter's (see :func:`made_by_the_interpreter`)."""
     with contextlib.ExitStack() as stack:
         # One cache for all the modules: they import the same function.
         client_for = _shared(lambda_eval_utils.boto_client_for)
-        for module in INTEGRATION_MODULES:
+        for module in _INTEGRATION_MODULES:
             stack.enter_context(mock.patch.object(module, "boto_client_for", client_for))
         yield

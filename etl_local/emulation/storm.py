@@ -30,9 +30,8 @@ from botocore.endpoint import Endpoint
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
 from etl_local.emulation.bridge import CURRENT_FUNCTION
-from etl_local.emulation.interpreter_clients import INTEGRATION_MODULES
+from etl_local.emulation.interpreter_clients import made_by_the_interpreter
 
-_INTEGRATION = "_etl_state_machine_integration"  # marks the endpoint of a client the interpreter made
 KINDS = ("throttled", "server_error", "connection", "lost_answer")
 # What each service answers when it throttles or fails (the codes its SDKs and Step Functions know).
 _THROTTLED = {"lambda": ("TooManyRequestsException", 429), "s3": ("SlowDown", 503), "sqs": ("RequestThrottled", 403),
@@ -76,7 +75,7 @@ class FaultStorm:
 
     def send(self, real: Callable[..., Sent], endpoint: Endpoint, request: Any, operation: Any, context: Any) -> Sent:
         """Send one HTTP request, or fail it as the storm decides."""
-        eligible = CURRENT_FUNCTION.get() is not None or getattr(endpoint, _INTEGRATION, False)
+        eligible = CURRENT_FUNCTION.get() is not None or made_by_the_interpreter(endpoint)
         service = operation.service_model.endpoint_prefix
         kind = self._strike(service) if eligible else None
         if kind is None:
@@ -84,7 +83,7 @@ class FaultStorm:
         if kind == "lost_answer":
             real(endpoint, request, operation, context)
         if kind in ("lost_answer", "connection"):
-            if not getattr(endpoint, _INTEGRATION, False):
+            if not made_by_the_interpreter(endpoint):
                 return None, (ConnectionClosedError if kind == "lost_answer" else EndpointConnectionError)(endpoint_url=request.url)
             # Step Functions reports its own client's failures as <Service>.SdkClientException (moto, given the
             # exception itself, would report States.Runtime, which no Retry matches on AWS either).
@@ -104,10 +103,7 @@ class FaultStorm:
         def faulty(endpoint: Endpoint, request: Any, operation: Any, context: Any) -> Sent:
             return storm.send(do_get_response, endpoint, request, operation, context)
 
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(mock.patch.object(Endpoint, "_do_get_response", faulty))
-            for module in INTEGRATION_MODULES:
-                stack.enter_context(mock.patch.object(module, "boto_client_for", _marking(module.boto_client_for)))
+        with mock.patch.object(Endpoint, "_do_get_response", faulty):
             yield self
 
 
@@ -119,12 +115,3 @@ class _Body:
 
     def read(self, *_: Any) -> bytes:
         return b""
-
-
-def _marking(boto_client_for: Callable[..., Any]) -> Callable[..., Any]:
-    def marked(*args: Any, **kwargs: Any) -> Any:
-        client = boto_client_for(*args, **kwargs)
-        setattr(client._endpoint, _INTEGRATION, True)
-        return client
-
-    return marked
