@@ -20,7 +20,7 @@ from chalicelib.datasets import Dataset
 from chalicelib.payloads import ChunkRef
 from chalicelib.sources.columnar import read_json_lines
 from chalicelib.sources.formats import LineCount, parse_part
-from chalicelib.sources.ranges import LineRange
+from chalicelib.sources.ranges import READ_BYTES, LineRange
 from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batches
 from chalicelib.storage.objects import ObjectStore, zstd_decompressed
 from chalicelib.storage.staging import StagingStore, iter_batches
@@ -66,4 +66,6 @@ def _open_text(chunk: ChunkRef, objects: ObjectStore) -> BinaryIO:
     skip = start > 0
     first = start - 1 if skip else 0
     stream = objects.open_range(bucket, key, version, first)
-    return io.BufferedReader(LineRange(cast(BinaryIO, stream), skip_first=skip, last=None if end is None else end - 1 - first))
+    # read in LineRange's own blocks: smaller reads re-slice its pending block each time
+    return io.BufferedReader(LineRange(cast(BinaryIO, stream), skip_first=skip, last=None if end is None else end - 1 - first),
+                             buffer_size=READ_BYTES)

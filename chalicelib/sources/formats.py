@@ -355,7 +355,7 @@ def csv_converter(types: list[str]) -> Callable[[str], Any]:
     """:func:`convert_csv_value` for a property admitting ``types``, decided once per column."""
     if set(types) >= set(JSON_TYPES) or not set(types) & _CONVERTED_TYPES:
         return str  # text stays text (a str of a str is itself)
-    return functools.partial(convert_csv_value, types=types)
+    return functools.partial(_converted, types=types)
 
 
 def convert_csv_value(value: str, types: list[str]) -> Any:
@@ -365,8 +365,11 @@ def convert_csv_value(value: str, types: list[str]) -> Any:
     with the value the file holds; so does the text of a property that admits
     every type (its schema asks for none).  Empty fields are dropped before this (absent).
     """
-    if set(types) >= set(JSON_TYPES):
-        return value
+    return value if set(types) >= set(JSON_TYPES) else _converted(value, types)
+
+
+def _converted(value: str, types: list[str]) -> Any:
+    """:func:`convert_csv_value` for ``types`` known not to admit every type (per value: no set built)."""
     for json_type in types:
         if json_type in ("number", "integer") and _JSON_NUMBER.fullmatch(value.strip()):
             number = value.strip()  # as json.loads reads a number: an int unless it has a fraction or an exponent

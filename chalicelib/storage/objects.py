@@ -4,14 +4,18 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 import pyarrow as pa
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import DataError, TransientError, transient_aws_errors
 from chalicelib.payloads import SourceRef
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class SourceNotFoundError(DataError):
@@ -32,6 +36,12 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``(bucket, key)``."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return bucket, key
+
+
+def _a_few_at_a_time(call: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``call`` on each item, ``UPLOAD_THREADS`` at a time (requests wait on the network, not the CPU), results in order."""
+    with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
+        return list(pool.map(call, items))
 
 
 def _is_missing(error: ClientError) -> bool:
@@ -151,9 +161,7 @@ class ObjectStore:
 
     def upload_all(self, files: list[tuple[str, str]], bucket: str, content_type: str) -> None:
         """Upload ``(path, key)`` pairs a few at a time: each PUT waits on the network, not the CPU."""
-        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
-            for done in [pool.submit(self.upload, path, bucket, key, content_type) for path, key in files]:
-                done.result()
+        _a_few_at_a_time(lambda file: self.upload(file[0], bucket, file[1], content_type), files)
 
     def put_json(self, bucket: str, key: str, document: Any, **condition: str) -> None:
         body = json.dumps(document, indent=1, sort_keys=True).encode()
@@ -185,9 +193,7 @@ class ObjectStore:
             with transient_aws_errors(f"copy s3://{bucket}/{source} to {target}"):
                 self._s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
 
-        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
-            for done in [pool.submit(copy, source, target) for source, target in pairs]:
-                done.result()
+        _a_few_at_a_time(lambda pair: copy(*pair), pairs)
 
     def get_json(self, bucket: str, key: str) -> Any | None:
         """Return the parsed object, or ``None`` when it does not exist."""
@@ -207,8 +213,7 @@ class ObjectStore:
 
     def get_json_all(self, bucket: str, keys: list[str]) -> list[Any | None]:
         """:meth:`get_json` of each key, in order, a few at a time."""
-        with ThreadPoolExecutor(max_workers=UPLOAD_THREADS) as pool:
-            return list(pool.map(lambda key: self.get_json(bucket, key), keys))
+        return _a_few_at_a_time(lambda key: self.get_json(bucket, key), keys)
 
     def versions_newest_first(self, bucket: str, key: str) -> list[tuple[str | None, str]]:
         """``(version id, ETag)`` of every version of ``key``, newest first (``None`` ids: an unversioned bucket).
