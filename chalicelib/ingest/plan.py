@@ -26,9 +26,8 @@ from chalicelib.keys import part_key
 from chalicelib.payloads import ChunkFormat, ChunkRef, Compression, RunRef
 from chalicelib.services import Services
 from chalicelib.sources.arrays import json_array_records
-from chalicelib.sources.errors import EmptySourceError, TooManyChunksError, UnreadableSourceError
+from chalicelib.sources.errors import EmptySourceError, TooManyChunksError
 from chalicelib.sources.formats import (
-    GZIP_ERRORS,
     GZIP_MAGIC,
     ParsedRecord,
     decompressed,
@@ -127,12 +126,9 @@ def _ranges(bucket: str, key: str, version: str | None, size: int, chunk_bytes: 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
     """Up to ``size`` bytes of ``stream`` (fewer only at its end)."""
     blocks, count = [], 0
-    try:
-        while count < size and (block := stream.read(size - count)):
-            blocks.append(block)
-            count += len(block)
-    except GZIP_ERRORS as error:
-        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    while count < size and (block := stream.read(size - count)):
+        blocks.append(block)
+        count += len(block)
     return b"".join(blocks)
 
 
@@ -177,13 +173,10 @@ def _text_parts(stream: BinaryIO, fmt: ChunkFormat, run: RunRef, services: Servi
     header = None
     with tempfile.TemporaryDirectory() as workdir:
         parts = _ZstdParts(run, fmt, services, workdir, chunk_bytes)
-        try:
-            if fmt == "csv":
-                header, _ = split_csv(stream, chunk_bytes, parts)
-            else:
-                split_json_lines(stream, chunk_bytes, parts)
-        except GZIP_ERRORS as error:
-            raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+        if fmt == "csv":
+            header, _ = split_csv(stream, chunk_bytes, parts)
+        else:
+            split_json_lines(stream, chunk_bytes, parts)
         parts.cut()
     bucket = services.staging.bucket
     return [chunk_ref(i, bucket, key, None, fmt, compression="zstd", header=header) for i, key in enumerate(parts.keys)]
@@ -244,10 +237,7 @@ class _StagedParts:
 def _array_parts(stream: BinaryIO, run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) -> list[ChunkRef]:
     """Stream a JSON array's records into staged parts."""
     parts = _StagedParts(run, dataset, services, chunk_bytes)
-    try:
-        for number, record in enumerate(json_array_records(stream), start=1):
-            parts.add(ParsedRecord(number, record.line, value=record.value, raw=record.raw, error=record.error), record.chars)
-    except GZIP_ERRORS as error:
-        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    for number, record in enumerate(json_array_records(stream), start=1):
+        parts.add(ParsedRecord(number, record.line, value=record.value, raw=record.raw, error=record.error), record.chars)
     parts.finish()
     return parts.chunks

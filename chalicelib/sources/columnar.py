@@ -30,8 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from chalicelib.canonical import canonical_text
-from chalicelib.sources.errors import UnreadableSourceError
-from chalicelib.sources.formats import GZIP_ERRORS, LineCount, parse_json_line
+from chalicelib.sources.formats import LineCount, parse_json_line
 from chalicelib.sources.limits import HEAD_BYTES, MAX_DEPTH, MAX_LINE_BYTES
 from chalicelib.sources.staged import parsed_batch
 
@@ -79,24 +78,21 @@ def _blocks(stream: BinaryIO, at_file_start: bool = True) -> Iterator[bytes]:
     """
     carry = b""
     first, cut = at_file_start, False
-    try:
-        while chunk := stream.read(BLOCK_BYTES):
-            if first:
-                chunk, first = chunk.removeprefix(_BOM), False
-            if cut:  # drop the rest of the line that was cut
-                newline = chunk.find(b"\n")
-                if newline < 0:
-                    continue
-                chunk, cut = chunk[newline:], False
-            data = carry + chunk
-            end = data.rfind(b"\n") + 1
-            if end:
-                yield data[:end]
-            carry = data[end:]
-            if len(carry) > HEAD_BYTES:
-                carry, cut = carry[:HEAD_BYTES], True
-    except GZIP_ERRORS as error:
-        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    while chunk := stream.read(BLOCK_BYTES):
+        if first:
+            chunk, first = chunk.removeprefix(_BOM), False
+        if cut:  # drop the rest of the line that was cut
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                continue
+            chunk, cut = chunk[newline:], False
+        data = carry + chunk
+        end = data.rfind(b"\n") + 1
+        if end:
+            yield data[:end]
+        carry = data[end:]
+        if len(carry) > HEAD_BYTES:
+            carry, cut = carry[:HEAD_BYTES], True
     if carry:
         yield carry
 

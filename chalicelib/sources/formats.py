@@ -36,7 +36,7 @@ from chalicelib.sources.limits import (
 
 Format = Literal["csv", "jsonl", "json"]
 GZIP_MAGIC = b"\x1f\x8b"
-GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)  # a corrupt stream, wherever it is read
+_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, zlib.error, OSError)  # what reading a corrupt gzip stream raises
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _JSON_INTEGER = re.compile(r"-?(?:0|[1-9]\d*)")
 _CONVERTED_TYPES = frozenset({"number", "integer", "boolean", "array", "object"})  # CSV text may become one of these
@@ -86,11 +86,34 @@ def detect_format(key: str, head: bytes) -> Format:
 
 
 def decompressed(stream: BinaryIO) -> BinaryIO:
-    """Wrap ``stream`` in a gzip reader when it starts with the gzip magic bytes."""
+    """Wrap ``stream`` in a gzip reader when it starts with the gzip magic bytes.
+
+    Whatever reads it then meets a corrupt stream as :class:`UnreadableSourceError`.
+    """
     buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, stream))
     if buffered.peek(2)[:2] == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return cast(BinaryIO, io.BufferedReader(_GzipText(gzip.GzipFile(fileobj=buffered, mode="rb")), buffer_size=1 << 16))
     return buffered
+
+
+class _GzipText(io.RawIOBase):
+    """A gzip stream's text, read raw: its corruption is the source's, named once here for every reader."""
+
+    def __init__(self, compressed: gzip.GzipFile) -> None:
+        self._compressed = compressed
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._compressed.readinto(buffer)
+        except _GZIP_ERRORS as error:
+            raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+
+    def close(self) -> None:
+        self._compressed.close()
+        super().close()
 
 
 def parse(stream: BinaryIO, fmt: Format, field_types: dict[str, list[str]]) -> Iterator[ParsedRecord]:
@@ -141,22 +164,16 @@ class LineCount:
 
 def numbered_lines(stream: BinaryIO, *, at_file_start: bool = True, count: LineCount | None = None) -> Iterator[tuple[int, bytes]]:
     """Lines numbered from 1, cut as :func:`chalicelib.sources.limits.bounded_lines` cuts them."""
-    try:
-        for number, line in enumerate(bounded_lines(stream), start=1):
-            if number == 1 and at_file_start:
-                line = line.removeprefix(codecs.BOM_UTF8)
-            if count is not None:
-                count.lines = number
-            yield number, line
-    except GZIP_ERRORS as error:
-        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    for number, line in enumerate(bounded_lines(stream), start=1):
+        if number == 1 and at_file_start:
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if count is not None:
+            count.lines = number
+        yield number, line
 
 
 def _whole(stream: BinaryIO) -> bytes:
-    try:
-        return stream.read().removeprefix(codecs.BOM_UTF8)
-    except GZIP_ERRORS as error:
-        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    return stream.read().removeprefix(codecs.BOM_UTF8)
 
 
 def _decode_error(line: bytes, error: UnicodeDecodeError) -> str:
@@ -209,13 +226,8 @@ def _parse_json_document(stream: BinaryIO) -> Iterator[ParsedRecord]:
     """A JSON array of records (read as a stream), or one object; a ``.json`` file of JSON Lines also works."""
     stream, first = starting_char(stream)
     if first == b"[":
-        count = 0
-        try:
-            for record in json_array_records(stream):
-                count += 1
-                yield ParsedRecord(count, record.line, value=record.value, raw=record.raw, error=record.error)
-        except GZIP_ERRORS as error:
-            raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+        for count, record in enumerate(json_array_records(stream), start=1):
+            yield ParsedRecord(count, record.line, value=record.value, raw=record.raw, error=record.error)
         return
     data = _whole(stream)
     try:
@@ -235,14 +247,11 @@ def _parse_json_document(stream: BinaryIO) -> Iterator[ParsedRecord]:
 def starting_char(stream: BinaryIO) -> tuple[BinaryIO, bytes]:
     """The first byte of ``stream`` that is not white space or a byte-order mark, and a stream that still holds it all."""
     seen = b""
-    try:
-        while block := stream.read(1 << 16):
-            seen += block
-            content = seen.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
-            if content:
-                return replayed(seen, stream), content[:1]
-    except GZIP_ERRORS as error:
-        raise UnreadableSourceError(f"corrupt gzip stream: {error}") from error
+    while block := stream.read(1 << 16):
+        seen += block
+        content = seen.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
+        if content:
+            return replayed(seen, stream), content[:1]
     return io.BytesIO(seen), b""
 
 
