@@ -69,6 +69,11 @@ class ConfigurationError(EtlError):
     """The deployment is missing a setting or resource."""
 
 
+def rejection_reason(error: DataError, where: str) -> str:
+    """Why a file was rejected, as the run record, the dead letter and the notification say it."""
+    return f"{type(error).__name__}: {where}: {error}"
+
+
 @contextlib.contextmanager
 def transient_aws_errors(action: str) -> Iterator[None]:
     """Re-raise throttling, 5xx and connection failures as :class:`TransientError`.

@@ -25,11 +25,11 @@ from chalicelib.identity import plan_tag
 from chalicelib.keys import part_key
 from chalicelib.payloads import ChunkFormat, ChunkRef, Compression, RunRef
 from chalicelib.services import Services
-from chalicelib.sources.arrays import json_array_records
 from chalicelib.sources.errors import EmptySourceError, TooManyChunksError
 from chalicelib.sources.formats import (
     GZIP_MAGIC,
     ParsedRecord,
+    array_records,
     decompressed,
     detect_format,
     parse_part,
@@ -38,11 +38,10 @@ from chalicelib.sources.formats import (
 )
 from chalicelib.sources.limits import MAX_LINE_BYTES
 from chalicelib.sources.splitting import json_lines_ranges, split_csv, split_json_lines
-from chalicelib.sources.staged import ingested_schema, parse_types, parsed_batch
+from chalicelib.sources.staged import BATCH_ROWS, ingested_schema, parse_types, parsed_batch
 from chalicelib.storage.objects import ZSTD, ZSTD_CONTENT_TYPE
 
 HEAD_BYTES = 64
-ARRAY_BATCH_ROWS = 10_000
 
 
 def chunk_ref(index: int, bucket: str, key: str, version: str | None, fmt: ChunkFormat, *, start: int = 0,
@@ -65,7 +64,7 @@ def plan_chunks(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: 
     """
     chunks = _cut(run, dataset, services, chunk_bytes)
     if not chunks:  # parts of a file with nothing but blanks, an empty array, or an empty gzip stream
-        raise EmptySourceError("the file holds no records")
+        raise EmptySourceError()
     tag = plan_tag(chunks, chunk_bytes)
     return [ChunkRef(**{**chunk, "plan": tag}) for chunk in chunks]
 
@@ -74,7 +73,7 @@ def _cut(run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) ->
     source = run["source"]
     bucket, key, version, size = source["bucket"], source["key"], source["version"], source["size"] or 0
     if size == 0:
-        raise EmptySourceError("the file holds no records")
+        raise EmptySourceError()
     with contextlib.closing(services.objects.open_range(bucket, key, version, 0, HEAD_BYTES - 1)) as head_stream:
         head = head_stream.read()
     fmt, gzipped = detect_format(key, head), head[:2] == GZIP_MAGIC
@@ -211,7 +210,7 @@ class _StagedParts:
         self._size += chars
         self._count += 1
         self._last_line = record.line
-        if len(self._batch) == ARRAY_BATCH_ROWS:
+        if len(self._batch) == BATCH_ROWS:
             self._flush()
 
     def finish(self, next_line: int | None = None) -> None:
@@ -237,7 +236,7 @@ class _StagedParts:
 def _array_parts(stream: BinaryIO, run: RunRef, dataset: Dataset, services: Services, chunk_bytes: int) -> list[ChunkRef]:
     """Stream a JSON array's records into staged parts."""
     parts = _StagedParts(run, dataset, services, chunk_bytes)
-    for number, record in enumerate(json_array_records(stream), start=1):
-        parts.add(ParsedRecord(number, record.line, value=record.value, raw=record.raw, error=record.error), record.chars)
+    for record, chars in array_records(stream):
+        parts.add(record, chars)
     parts.finish()
     return parts.chunks

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.datasets import UnknownDatasetError
-from chalicelib.errors import DataError, transient_aws_errors
+from chalicelib.errors import DataError, rejection_reason, transient_aws_errors
 from chalicelib.identity import RequestedSource, dataset_from_key, requested_source, run_id_of
 from chalicelib.ingest.plan import plan_chunks
 from chalicelib.keys import plan_key, staging_prefix
@@ -55,8 +55,8 @@ def ingest(payload: dict[str, Any], *, execution_id: str, started_at: str, servi
     try:
         plan = _plan(run, requested, plan, services)
     except DataError as error:
-        where = s3_uri(source["bucket"], source["key"])
-        return IngestState(run=run, chunks=plan, outcome=outcome("REJECTED", reason=f"{type(error).__name__}: {where}: {error}"))
+        reason = rejection_reason(error, s3_uri(source["bucket"], source["key"]))
+        return IngestState(run=run, chunks=plan, outcome=outcome("REJECTED", reason=reason))
     return IngestState(run=run, chunks=plan, outcome=outcome("ACCEPTED"))
 
 

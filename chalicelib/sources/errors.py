@@ -7,6 +7,9 @@ from chalicelib.errors import DataError
 class EmptySourceError(DataError):
     """The file holds no records."""
 
+    def __init__(self, message: str = "the file holds no records") -> None:
+        super().__init__(message)
+
 
 class UnreadableSourceError(DataError):
     """The file cannot be read as a whole: corrupt gzip, malformed JSON array, bad CSV header."""

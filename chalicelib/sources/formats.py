@@ -222,12 +222,17 @@ def parse_json_line(record_number: int, line_number: int, line: bytes) -> Parsed
         return ParsedRecord(record_number, line_number, raw=text.rstrip("\r\n"), error=f"malformed JSON: {error}")
 
 
+def array_records(stream: BinaryIO) -> Iterator[tuple[ParsedRecord, int]]:
+    """The records of the JSON array ``stream`` holds, numbered from 1, with the characters each spans."""
+    for number, record in enumerate(json_array_records(stream), start=1):
+        yield ParsedRecord(number, record.line, value=record.value, raw=record.raw, error=record.error), record.chars
+
+
 def _parse_json_document(stream: BinaryIO) -> Iterator[ParsedRecord]:
     """A JSON array of records (read as a stream), or one object; a ``.json`` file of JSON Lines also works."""
     stream, first = starting_char(stream)
     if first == b"[":
-        for count, record in enumerate(json_array_records(stream), start=1):
-            yield ParsedRecord(count, record.line, value=record.value, raw=record.raw, error=record.error)
+        yield from (record for record, _ in array_records(stream))
         return
     data = _whole(stream)
     try:

@@ -16,6 +16,7 @@ import pyarrow as pa
 from chalicelib import run_record as r
 from chalicelib.datasets import Dataset
 from chalicelib.datasets.columns import source_fields
+from chalicelib.errors import rejection_reason
 from chalicelib.keys import quarantine_key, validated_key
 from chalicelib.observability import BYTES, COUNT, emit_metrics
 from chalicelib.outcomes import outcome
@@ -113,8 +114,7 @@ def _rejection(dataset: Dataset, run: RunRef, valid: int, invalid: int, samples:
     """Why the run is rejected, or ``None`` when it is accepted."""
     total = valid + invalid
     if total == 0:
-        where = s3_uri(run["source"]["bucket"], run["source"]["key"])
-        return f"{EmptySourceError.__name__}: {where}: the file holds no records"
+        return rejection_reason(EmptySourceError(), s3_uri(run["source"]["bucket"], run["source"]["key"]))
     first = ""
     if samples:
         s = samples[0]
