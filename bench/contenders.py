@@ -35,6 +35,7 @@ from unittest import mock
 
 RUN_ID = "bench-0000000000000000"
 BUCKET_RAW, BUCKET_PROCESSED, TABLE = "bench-raw", "bench-processed", "bench-runs"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
 PARTITIONS = ("year", "month", "day", "hour")
 
 
@@ -132,24 +133,36 @@ def aws_in_another_process() -> Iterator[None]:
         server.wait(10)
 
 
+@contextlib.contextmanager
+def source_in_another_process(path: Path) -> Iterator[str]:
+    """:func:`aws_in_another_process` with the benchmark's buckets (the raw one versioned, as deployed) and run table,
+    and ``path`` uploaded as a transactions file; yields its key."""
+    import boto3
+
+    from chalicelib.keys import raw_key
+    from chalicelib.storage.runs import table_definition
+
+    with mock.patch.dict(os.environ, CREDENTIALS), aws_in_another_process():
+        s3 = boto3.client("s3")
+        for bucket in (BUCKET_RAW, BUCKET_PROCESSED):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=BUCKET_RAW, VersioningConfiguration={"Status": "Enabled"})
+        boto3.client("dynamodb").create_table(**table_definition(TABLE))
+        key = raw_key("transactions", path.name)
+        s3.upload_file(str(path), BUCKET_RAW, key)
+        yield key
+
+
 def dataplane(path: Path, out: Path) -> dict[str, Any]:
     import boto3
 
     from bench.dataplane import run_stages
     from chalicelib.config import Settings
-    from chalicelib.keys import raw_key
     from chalicelib.services import Services
-    from chalicelib.storage.runs import table_definition
 
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
-    with aws_in_another_process():
+    with source_in_another_process(path) as key:
         s3 = boto3.client("s3")
-        for bucket in (BUCKET_RAW, BUCKET_PROCESSED):
-            s3.create_bucket(Bucket=bucket)
-        boto3.client("dynamodb").create_table(**table_definition(TABLE))
         services = Services.create(Settings(BUCKET_RAW, BUCKET_PROCESSED, TABLE))
-        key = raw_key("transactions", path.name)
-        s3.upload_file(str(path), BUCKET_RAW, key)
         started = time.perf_counter()
         # the chunks several at a time, as the Map runs them
         state = run_stages(services, {"bucket": BUCKET_RAW, "key": key}, f"arn:bench:{RUN_ID}", threads=os.cpu_count() or 1)

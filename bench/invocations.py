@@ -28,11 +28,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
-from infra.limits import EPHEMERAL_STORAGE_MB, Limits
+from bench.contenders import BUCKET_PROCESSED, BUCKET_RAW, CREDENTIALS, TABLE, source_in_another_process
+from infra.limits import EPHEMERAL_STORAGE_MB, Limits, limits
 
-BUCKET_RAW, BUCKET_PROCESSED, TABLE = "bench-raw", "bench-processed", "bench-runs"
 TMP_POLL_SECONDS = 0.02
 
 
@@ -96,8 +95,6 @@ def child(stage: str, payload_path: Path, out: Path) -> None:
 
 
 def _invoke(stage: str, payload: Any, work: Path, environment: dict[str, str], chunk: int | None) -> tuple[Any, Invocation]:
-    from infra.chalice_project import function_config
-
     name = f"{stage}-{chunk}" if chunk is not None else stage
     payload_path, out = work / f"{name}.in.json", work / f"{name}.out.json"
     payload_path.write_text(json.dumps(payload, default=str))
@@ -107,11 +104,11 @@ def _invoke(stage: str, payload: Any, work: Path, environment: dict[str, str], c
                    env={**environment, "TMPDIR": str(tmp)}, check=True)
     shutil.rmtree(tmp)
     measured = json.loads(out.read_text())
-    config = function_config("prod", stage)
+    limit = limits(stage)
     return measured["result"], Invocation(
         function=stage, chunk=chunk, seconds=round(measured["seconds"], 2), cpu_seconds=round(measured["cpu_seconds"], 2),
         peak_rss_mb=round(measured["peak_rss_kb"] / 1024, 1), peak_tmp_mb=round(measured["peak_tmp_bytes"] / 1e6, 1),
-        memory_mb=config.lambda_memory_size, timeout_seconds=config.lambda_timeout,
+        memory_mb=limit.memory_mb, timeout_seconds=limit.timeout_seconds,
     )
 
 
@@ -119,22 +116,12 @@ def measure(path: Path, chunk_mb: float | None, work: Path) -> list[Invocation]:
     """Every invocation of a run of ``path``, each in a process of its own, in the order the state machine makes them."""
     import boto3
 
-    from bench.contenders import aws_in_another_process
-    from chalicelib.keys import raw_key
-    from chalicelib.storage.runs import table_definition
     from infra.chalice_project import shared_environment
 
     invocations: list[Invocation] = []
-    credentials = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-    with mock.patch.dict(os.environ, credentials), aws_in_another_process():
-        environment = {**os.environ, **shared_environment(), **credentials, "POWERTOOLS_METRICS_DISABLED": "true"}
+    with source_in_another_process(path) as key:
+        environment = {**os.environ, **shared_environment(), **CREDENTIALS, "POWERTOOLS_METRICS_DISABLED": "true"}
         s3 = boto3.client("s3")
-        for bucket in (BUCKET_RAW, BUCKET_PROCESSED):
-            s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket=BUCKET_RAW, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb").create_table(**table_definition(TABLE))
-        key = raw_key("transactions", path.name)
-        s3.upload_file(str(path), BUCKET_RAW, key)
         request: dict[str, Any] = {"bucket": BUCKET_RAW, "key": key}
         if chunk_mb is not None:
             request["chunk_mb"] = chunk_mb
