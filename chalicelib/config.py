@@ -41,6 +41,11 @@ def _chunk_mb(env: Mapping[str, str]) -> float:
     return chunk_mb
 
 
+def chunk_concurrency_in(env: Mapping[str, str]) -> int:
+    """How many chunks of one run the Map processes at once, as ``env`` sets it (``CHUNK_CONCURRENCY``)."""
+    return int(_positive(env, "CHUNK_CONCURRENCY", int, DEFAULT_CHUNK_CONCURRENCY))
+
+
 def _positive(env: Mapping[str, str], name: str, kind: type[float] | type[int], default: float) -> Any:
     text = env.get(name)
     if not text:
@@ -115,6 +120,6 @@ class Settings:
             dead_letter_queue_url=env.get("DEAD_LETTER_QUEUE_URL", ""),
             schemas_dir=Path(env.get("SCHEMAS_DIR") or DEFAULT_SCHEMAS_DIR),
             chunk_mb=_chunk_mb(env),
-            chunk_concurrency=_positive(env, "CHUNK_CONCURRENCY", int, DEFAULT_CHUNK_CONCURRENCY),
+            chunk_concurrency=chunk_concurrency_in(env),
             endpoint_url=env.get("AWS_ENDPOINT_URL", ""),
         )

@@ -16,7 +16,7 @@ from chalicelib.keys import MANIFEST_ROOT, PROCESSED_ROOT
 from infra import permissions as p
 from infra.buckets import PROCESSED_BUCKET, bucket_arn
 from infra.naming import APP, name_in_stage, stage_name
-from infra.permissions import get_arn, ref
+from infra.permissions import get_arn, not_empty, ref
 
 VAULT = "BackupVault"
 BACKUP_ROLE = "BackupRole"
@@ -43,18 +43,14 @@ def parameters(stage: str) -> dict[str, Any]:
     }
 
 
-def _not_empty(parameter: str) -> dict[str, Any]:
-    return {"Fn::Not": [{"Fn::Equals": [ref(parameter), ""]}]}
-
-
 def conditions() -> dict[str, Any]:
-    return {HAS_REPLICA: {"Fn::And": [_not_empty("ReplicaRegion"), _not_empty("ReplicaKeyArn")]}}
+    return {HAS_REPLICA: {"Fn::And": [not_empty(ref("ReplicaRegion")), not_empty(ref("ReplicaKeyArn"))]}}
 
 
 def rules() -> dict[str, Any]:
     """Refuse a replica region without the key that encrypts the replica, rather than not replicate."""
-    return {"ReplicaNeedsKey": {"RuleCondition": _not_empty("ReplicaRegion"), "Assertions": [
-        {"Assert": _not_empty("ReplicaKeyArn"), "AssertDescription": "ReplicaRegion needs ReplicaKeyArn: a KMS key in that region"}]}}
+    return {"ReplicaNeedsKey": {"RuleCondition": not_empty(ref("ReplicaRegion")), "Assertions": [
+        {"Assert": not_empty(ref("ReplicaKeyArn")), "AssertDescription": "ReplicaRegion needs ReplicaKeyArn: a KMS key in that region"}]}}
 
 
 def table_backups() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.config import Settings
+from chalicelib.config import chunk_concurrency_in
 from chalicelib.steps import INGEST
 from infra import permissions as p
 from infra.chalice_project import function_config
@@ -35,8 +35,7 @@ def reserved_concurrency(stage: str, function: str) -> int | None:
 def chunk_concurrency(stage: str) -> int:
     """How many chunks of one run the stage's Map processes at once: what its ``MaxConcurrencyPath`` reads
     (Ingest passes its ``CHUNK_CONCURRENCY`` setting on)."""
-    environment = function_config(stage, INGEST.function).environment_variables
-    return Settings.from_environment({"RAW_BUCKET": "-", "PROCESSED_BUCKET": "-", "RUNS_TABLE": "-", **environment}).chunk_concurrency
+    return chunk_concurrency_in(function_config(stage, INGEST.function).environment_variables)
 
 
 def _maps(node: Any) -> list[dict[str, Any]]:
@@ -56,13 +55,14 @@ def check_map_concurrency(definition: str, substitutions: dict[str, Any], stage:
     """
     functions = {placeholder: value["Fn::Sub"].rsplit(f"{APP}-${{Stage}}-", 1)[1] for placeholder, value in substitutions.items()
                  if isinstance(value, dict) and ":function:" in value.get("Fn::Sub", "")}
+    concurrency = chunk_concurrency(stage)
     for state in _maps(json.loads(definition)):
         body = json.dumps(state.get("ItemProcessor") or state.get("Iterator") or {})
         for placeholder, function in functions.items():
             reserved = reserved_concurrency(stage, function)
             if f"${{{placeholder}}}" not in body or reserved is None:
                 continue
-            limit = chunk_concurrency(stage) if "MaxConcurrencyPath" in state else state.get("MaxConcurrency", 0)
+            limit = concurrency if "MaxConcurrencyPath" in state else state.get("MaxConcurrency", 0)
             if limit == 0 or limit > reserved:
                 raise ConcurrencyError(f"a Map state runs up to {limit or 'unbounded'} iterations at once, but {function} "
                                        f"is reserved {reserved} in stage {stage}: raise reserved_concurrency or lower MaxConcurrency")

@@ -16,7 +16,7 @@ from typing import Any
 
 from infra import permissions as p
 from infra.naming import stage_name, tags
-from infra.permissions import ref
+from infra.permissions import not_empty, ref
 
 HAS_VPC = "HasVpc"
 HAS_SECURITY_GROUP_ID = "HasSecurityGroupId"
@@ -47,10 +47,6 @@ def parameters() -> dict[str, Any]:
     }
 
 
-def _not_empty(value: Any) -> dict[str, Any]:
-    return {"Fn::Not": [{"Fn::Equals": [value, ""]}]}
-
-
 def _listed(parameter: str) -> dict[str, Any]:
     """A list parameter as one string, empty when the list is."""
     return {"Fn::Join": ["", ref(parameter)]}
@@ -58,17 +54,17 @@ def _listed(parameter: str) -> dict[str, Any]:
 
 def conditions() -> dict[str, Any]:
     return {
-        HAS_VPC: {"Fn::And": [_not_empty(ref("VpcId")), _not_empty(_listed("SubnetIds"))]},
-        HAS_SECURITY_GROUP_ID: _not_empty(ref("SecurityGroupId")),
+        HAS_VPC: {"Fn::And": [not_empty(ref("VpcId")), not_empty(_listed("SubnetIds"))]},
+        HAS_SECURITY_GROUP_ID: not_empty(ref("SecurityGroupId")),
         CREATES_SECURITY_GROUP: {"Fn::And": [{"Condition": HAS_VPC}, {"Fn::Not": [{"Condition": HAS_SECURITY_GROUP_ID}]}]},
-        HAS_ROUTE_TABLES: {"Fn::And": [{"Condition": HAS_VPC}, _not_empty(_listed("RouteTableIds"))]},
+        HAS_ROUTE_TABLES: {"Fn::And": [{"Condition": HAS_VPC}, not_empty(_listed("RouteTableIds"))]},
     }
 
 
 def rules() -> dict[str, Any]:
     """Refuse a VPC without subnets, rather than leave the functions out of it."""
-    return {"VpcNeedsSubnets": {"RuleCondition": _not_empty(ref("VpcId")), "Assertions": [
-        {"Assert": _not_empty(_listed("SubnetIds")), "AssertDescription": "VpcId needs SubnetIds: the private subnets of the functions"}]}}
+    return {"VpcNeedsSubnets": {"RuleCondition": not_empty(ref("VpcId")), "Assertions": [
+        {"Assert": not_empty(_listed("SubnetIds")), "AssertDescription": "VpcId needs SubnetIds: the private subnets of the functions"}]}}
 
 
 def function_security_group() -> dict[str, Any]:

@@ -20,6 +20,11 @@ def ref(name: str) -> dict[str, str]:
     return {"Ref": name}
 
 
+def not_empty(value: Any) -> dict[str, Any]:
+    """A condition: ``value`` (a parameter's ``Ref``, say) is not the empty string."""
+    return {"Fn::Not": [{"Fn::Equals": [value, ""]}]}
+
+
 def get_arn(logical_id: str) -> dict[str, Any]:
     """``Fn::GetAtt [logical_id, Arn]``."""
     return {"Fn::GetAtt": [logical_id, "Arn"]}

@@ -367,7 +367,7 @@ def _frame(stage: str, resources: dict[str, Any], outputs: dict[str, Any],
             **(parameters or {}),
         },
         "Rules": {**backup.rules(), **network.rules()},
-        "Conditions": {"HasAlertEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlertEmail"), ""]}]},
+        "Conditions": {"HasAlertEmail": p.not_empty(ref("AlertEmail")),
                        **audit.condition(), **cost.conditions(), **backup.conditions(), **network.conditions(), **(conditions or {})},
         "Resources": {**resources, **discovery.parameters(outputs)},
         "Outputs": outputs,
@@ -413,5 +413,5 @@ def resources_template(stage: str = "dev") -> dict[str, Any]:
         "ApiUrl": {"Type": "String", "Default": "", "Description": "The URL of the REST API chalice deploy made (published in SSM)"},
     }
     conditions = {FUNCTIONS_DEPLOYED: {"Fn::Equals": [ref(FUNCTIONS_DEPLOYED), "true"]},
-                  HAS_API_URL: {"Fn::Not": [{"Fn::Equals": [ref("ApiUrl"), ""]}]}}
+                  HAS_API_URL: p.not_empty(ref("ApiUrl"))}
     return _frame(stage, {**_shared(stage), **after_functions}, {**_outputs(), **role_outputs, **api}, parameters, conditions)
