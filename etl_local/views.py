@@ -97,9 +97,14 @@ def _notable(chunk: dict[str, Any]) -> bool:
     return chunk["status"] != "SUCCEEDED" or any(state["attempts"] > 1 for state in chunk["states"] or [])
 
 
+def _named(state: dict[str, Any]) -> str:
+    """A state's name, with its retries and their waits if it was retried."""
+    retries = _retries(state)
+    return state["name"] + (f" ({retries})" if retries else "")
+
+
 def _chunk_path(chunk: dict[str, Any]) -> str:
-    steps = " -> ".join(state["name"] + (f" ({_retries(state)})" if _retries(state) else "") + (
-        f" {state['error']}" if state["error"] else "") for state in chunk["states"] or [])
+    steps = " -> ".join(_named(state) + (f" {state['error']}" if state["error"] else "") for state in chunk["states"] or [])
     return f"chunk {chunk['index']} {chunk['status']}" + (f": {steps}" if steps else "")
 
 
@@ -108,8 +113,7 @@ def state_path(states: list[dict[str, Any]]) -> str:
     simply succeed (``etl run``'s summary)."""
     parts = []
     for state in states:
-        retries = _retries(state)
-        part = state["name"] + (f" ({retries})" if retries else "")
+        part = _named(state)
         if "chunks" in state:
             chunks = state["chunks"]
             notable = "; ".join(_chunk_path(chunk) for chunk in chunks if _notable(chunk))

@@ -72,12 +72,8 @@ class _Numbers:
         if present == 0:
             return
         bounds = pc.min_max(column)
-        low, high = bounds["min"].as_py(), bounds["max"].as_py()
-        self.low = low if self.low is None else min(self.low, low)
-        self.high = high if self.high is None else max(self.high, high)
-        if numeric:
-            self.total += float(pc.sum(column.cast(pa.float64())).as_py())
-            self.count += present
+        total = float(pc.sum(column.cast(pa.float64())).as_py()) if numeric else 0.0
+        self.extend(bounds["min"].as_py(), bounds["max"].as_py(), total, present if numeric else 0)
 
     def extend(self, low: Any, high: Any, total: float, count: int) -> None:
         """Take in another chunk's range and sum."""

@@ -47,31 +47,21 @@ class LambdaContext:
         return 300_000
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What an invocation came to: the handler's result as JSON, or the error it raised."""
-
-    payload: str | None = None
-    error_type: str | None = None
-    error_message: str = ""
-    stack: tuple[str, ...] = ()
-
-
-def _failed(error: Exception) -> Outcome:
-    """The payload AWS Lambda returns for an unhandled exception: its class name is what Retry matches."""
-    return Outcome(error_type=type(error).__name__, error_message=str(error), stack=tuple(traceback.format_exception(error)[-3:]))
-
-
-def _run_here(step: str, handler: Handler, payload: Any, context: LambdaContext, environment: dict[str, str]) -> Outcome:
+def _run_here(step: str, handler: Handler, payload: Any, context: LambdaContext, environment: dict[str, str]) -> str:
+    """The handler's result as JSON, run as ``step`` with the function's environment."""
     token = CURRENT_FUNCTION.set(step)
     environment_token = FUNCTION_ENVIRONMENT.set(environment)
     try:
-        return Outcome(payload=json.dumps(handler(payload, context), default=str))
-    except Exception as error:
-        return _failed(error)
+        return json.dumps(handler(payload, context), default=str)
     finally:
         FUNCTION_ENVIRONMENT.reset(environment_token)
         CURRENT_FUNCTION.reset(token)
+
+
+def _error_payload(error: Exception) -> str:
+    """The payload AWS Lambda returns for an unhandled exception: its class name is what Retry matches."""
+    return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error),
+                       "stackTrace": traceback.format_exception(error)[-3:]})
 
 
 def _lambda_error(code: str, message: str) -> JsonRESTError:
@@ -100,7 +90,6 @@ class LambdaBridge:
         self._lock = threading.Lock()
         self.invocations: list[tuple[str, str]] = []
 
-
     def _handler_of(self, function: LambdaFunction) -> tuple[str, Handler]:
         """By function name for the local runtime's functions; by handler (``app.<name>``) for deployed ones."""
         if function.function_name in self._handlers:
@@ -120,17 +109,19 @@ class LambdaBridge:
         # A deployed function has its own environment (resource names of its stack).
         environment = dict(function.environment_vars or {})
         fault = self._faults.get(step)
-        if fault is not None and attempt <= fault.times and fault.lambda_code is not None:
-            raise _lambda_error(fault.lambda_code, f"injected fault: Lambda answered the invocation of {step} with {fault.lambda_code}")
-        if fault is not None and attempt <= fault.times:
-            outcome = _failed(fault.exception())
-        else:
-            outcome = _run_here(step, handler, payload, context, environment)
-        self.invocations.append((step, outcome.error_type or "ok"))
-        if outcome.error_type is not None:
-            body = {"errorType": outcome.error_type, "errorMessage": outcome.error_message, "stackTrace": list(outcome.stack)}
-            return json.dumps(body), True, ""
-        return outcome.payload or "null", False, ""
+        injected = fault if fault is not None and attempt <= fault.times else None
+        if injected is not None and injected.lambda_code is not None:
+            raise _lambda_error(injected.lambda_code,
+                                f"injected fault: Lambda answered the invocation of {step} with {injected.lambda_code}")
+        try:
+            if injected is not None:
+                raise injected.exception()
+            answer = _run_here(step, handler, payload, context, environment)
+        except Exception as error:
+            self.invocations.append((step, type(error).__name__))
+            return _error_payload(error), True, ""
+        self.invocations.append((step, "ok"))
+        return answer, False, ""
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[LambdaBridge]:

@@ -85,14 +85,17 @@ class ChildExecution:
     def events(self) -> list[dict[str, Any]]:
         return self.history.get_event_history()
 
-    def described(self) -> dict[str, Any]:
-        """What ``DescribeExecution`` answers for it."""
-        answer: dict[str, Any] = {
-            "executionArn": self.arn, "stateMachineArn": self.state_machine_arn, "name": self.name, "status": self.status,
-            "startDate": self.start_date, "input": json.dumps(self.input), "mapRunArn": self.map_run_arn,
-        }
+    def listed(self) -> dict[str, Any]:
+        """What ``ListExecutions`` answers for it."""
+        answer: dict[str, Any] = {"executionArn": self.arn, "stateMachineArn": self.state_machine_arn, "name": self.name,
+                                  "status": self.status, "startDate": self.start_date, "mapRunArn": self.map_run_arn}
         if self.stop_date is not None:
             answer["stopDate"] = self.stop_date
+        return answer
+
+    def described(self) -> dict[str, Any]:
+        """What ``DescribeExecution`` answers for it."""
+        answer = {**self.listed(), "input": json.dumps(self.input)}
         if self.status == "SUCCEEDED":
             answer["output"] = json.dumps(self.output)
         if self.error is not None:
@@ -259,10 +262,7 @@ def _list_executions(original: Any) -> Any:
             return original(self)
         status = self._get_param("statusFilter")
         children = [c for c in MAP_RUNS.children_of_run(map_run_arn) if status in (None, c.status)]
-        return ActionResult({"executions": [
-            {key: value for key, value in child.described().items() if key in (
-                "executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "mapRunArn")}
-            for child in children]})
+        return ActionResult({"executions": [child.listed() for child in children]})
     return list_executions
 
 
