@@ -49,14 +49,15 @@ class FaultStorm:
     rate
         Share of the eligible requests that fail (0 to 1).
     seed
-        Seeds the choices, so a storm can be replayed (thread scheduling aside).
+        Seeds the choices, each service's apart, so a storm can be replayed: the nth request to a service meets
+        the same fate however the threads interleave the services' requests.
     """
 
     def __init__(self, rate: float, seed: int = 0) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"a fault rate is a share between 0 and 1, not {rate}")
-        self.rate = rate
-        self._random = random.Random(seed)
+        self.rate, self._seed = rate, seed
+        self._random: dict[str, random.Random] = {}  # per service
         self._lock = threading.Lock()
         self.injected: Counter[str] = Counter()
 
@@ -68,10 +69,11 @@ class FaultStorm:
     def _strike(self, service: str) -> str | None:
         """The kind of fault this request gets, or ``None``."""
         with self._lock:
-            if self._random.random() >= self.rate:
+            draws = self._random.setdefault(service, random.Random(f"{self._seed}/{service}"))
+            if draws.random() >= self.rate:
                 return None
             self.injected[service] += 1
-            return self._random.choice(KINDS)
+            return draws.choice(KINDS)
 
     def send(self, real: Callable[..., Sent], endpoint: Endpoint, request: Any, operation: Any, context: Any) -> Sent:
         """Send one HTTP request, or fail it as the storm decides."""
